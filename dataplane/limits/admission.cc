@@ -1,0 +1,126 @@
+#include "dataplane/limits/admission.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace llmproxy::dataplane {
+namespace {
+
+// Keeps, per dimension, the bucket with the least remaining.
+void Report(RateLimitStatus::Dimension& dim, const TokenBucket& bucket,
+            double remaining, int64_t reset_nanos) {
+  if (dim.present && dim.remaining <= remaining) return;
+  dim.present = true;
+  dim.limit = bucket.capacity();
+  dim.remaining = std::max(0.0, remaining);
+  dim.reset_nanos = reset_nanos;
+}
+
+void ReportCurrent(RateLimitStatus& status,
+                   const std::array<LimitState*, Admission::kMaxScopes>& s) {
+  for (LimitState* scope : s) {
+    if (scope == nullptr) continue;
+    if (TokenBucket* b = scope->requests.get()) {
+      Report(status.requests, *b, b->Remaining(), b->NanosUntilFull());
+    }
+    if (TokenBucket* b = scope->tokens.get()) {
+      Report(status.tokens, *b, b->Remaining(), b->NanosUntilFull());
+    }
+  }
+}
+
+}  // namespace
+
+std::variant<Admission, LimitRefusal> Admission::TryAdmit(
+    std::array<LimitState*, kMaxScopes> scopes, int64_t estimated_tokens) {
+  // Each step records what it took so a later refusal can undo it.
+  int requests_taken = 0, tokens_taken = 0, slots_taken = 0;
+  auto undo = [&] {
+    for (int i = 0; i < slots_taken; ++i) {
+      if (scopes[i] && scopes[i]->concurrency) {
+        scopes[i]->concurrency->Release();
+      }
+    }
+    for (int i = 0; i < tokens_taken; ++i) {
+      if (scopes[i] && scopes[i]->tokens) {
+        scopes[i]->tokens->Adjust(-static_cast<double>(estimated_tokens));
+      }
+    }
+    for (int i = 0; i < requests_taken; ++i) {
+      if (scopes[i] && scopes[i]->requests) scopes[i]->requests->Adjust(-1);
+    }
+  };
+  auto refuse = [&](LimitKind kind, const TokenBucket::Take* take,
+                    bool never_fits) {
+    undo();
+    LimitRefusal refusal;
+    refusal.kind = kind;
+    refusal.never_fits = never_fits;
+    refusal.retry_after_nanos = take ? take->retry_after_nanos : 0;
+    ReportCurrent(refusal.status, scopes);
+    return refusal;
+  };
+
+  RateLimitStatus status;
+  for (; requests_taken < kMaxScopes; ++requests_taken) {
+    LimitState* scope = scopes[requests_taken];
+    if (scope == nullptr || scope->requests == nullptr) continue;
+    TokenBucket::Take take = scope->requests->TryTake(1);
+    if (!take.admitted) return refuse(LimitKind::kRequests, &take, false);
+    Report(status.requests, *scope->requests, take.remaining, take.reset_nanos);
+  }
+  for (; tokens_taken < kMaxScopes; ++tokens_taken) {
+    LimitState* scope = scopes[tokens_taken];
+    if (scope == nullptr || scope->tokens == nullptr) continue;
+    TokenBucket* bucket = scope->tokens.get();
+    TokenBucket::Take take =
+        bucket->TryTake(static_cast<double>(estimated_tokens));
+    if (!take.admitted) {
+      return refuse(LimitKind::kTokens, &take,
+                    static_cast<double>(estimated_tokens) > bucket->capacity());
+    }
+    Report(status.tokens, *bucket, take.remaining, take.reset_nanos);
+  }
+  for (; slots_taken < kMaxScopes; ++slots_taken) {
+    LimitState* scope = scopes[slots_taken];
+    if (scope == nullptr || scope->concurrency == nullptr) continue;
+    if (!scope->concurrency->TryAcquire()) {
+      return refuse(LimitKind::kConcurrency, nullptr, false);
+    }
+  }
+  Admission admission(scopes, estimated_tokens);
+  admission.status_ = status;
+  return admission;
+}
+
+Admission::Admission(std::array<LimitState*, kMaxScopes> scopes,
+                     int64_t reserved)
+    : scopes_(scopes), charged_tokens_(reserved) {}
+
+Admission::Admission(Admission&& other) noexcept
+    : scopes_(other.scopes_),
+      charged_tokens_(other.charged_tokens_),
+      status_(other.status_) {
+  other.scopes_.fill(nullptr);
+}
+
+Admission::~Admission() {
+  for (LimitState* scope : scopes_) {
+    if (scope != nullptr && scope->concurrency != nullptr) {
+      scope->concurrency->Release();
+    }
+  }
+}
+
+void Admission::Settle(int64_t actual_tokens) {
+  const int64_t delta = actual_tokens - charged_tokens_;
+  if (delta == 0) return;
+  for (LimitState* scope : scopes_) {
+    if (scope != nullptr && scope->tokens != nullptr) {
+      scope->tokens->Adjust(static_cast<double>(delta));
+    }
+  }
+  charged_tokens_ = actual_tokens;
+}
+
+}  // namespace llmproxy::dataplane
