@@ -32,10 +32,16 @@ void ReportCurrent(RateLimitStatus& status,
 }  // namespace
 
 std::variant<Admission, LimitRefusal> Admission::TryAdmit(
-    std::array<LimitState*, kMaxScopes> scopes, int64_t estimated_tokens) {
+    std::array<LimitState*, kMaxScopes> scopes, int64_t estimated_tokens,
+    int64_t estimated_cost_micros) {
   // Each step records what it took so a later refusal can undo it.
-  int requests_taken = 0, tokens_taken = 0, slots_taken = 0;
+  int requests_taken = 0, tokens_taken = 0, slots_taken = 0, budgets_taken = 0;
   auto undo = [&] {
+    for (int i = 0; i < budgets_taken; ++i) {
+      if (scopes[i] && scopes[i]->budget) {
+        scopes[i]->budget->Adjust(-estimated_cost_micros);
+      }
+    }
     for (int i = 0; i < slots_taken; ++i) {
       if (scopes[i] && scopes[i]->concurrency) {
         scopes[i]->concurrency->Release();
@@ -88,18 +94,28 @@ std::variant<Admission, LimitRefusal> Admission::TryAdmit(
       return refuse(LimitKind::kConcurrency, nullptr, false);
     }
   }
-  Admission admission(scopes, estimated_tokens);
+  for (; budgets_taken < kMaxScopes; ++budgets_taken) {
+    LimitState* scope = scopes[budgets_taken];
+    if (scope == nullptr || scope->budget == nullptr) continue;
+    if (!scope->budget->TryReserve(estimated_cost_micros)) {
+      return refuse(LimitKind::kBudget, nullptr, false);
+    }
+  }
+  Admission admission(scopes, estimated_tokens, estimated_cost_micros);
   admission.status_ = status;
   return admission;
 }
 
-Admission::Admission(std::array<LimitState*, kMaxScopes> scopes,
-                     int64_t reserved)
-    : scopes_(scopes), charged_tokens_(reserved) {}
+Admission::Admission(std::array<LimitState*, kMaxScopes> scopes, int64_t tokens,
+                     int64_t cost_micros)
+    : scopes_(scopes),
+      charged_tokens_(tokens),
+      charged_cost_micros_(cost_micros) {}
 
 Admission::Admission(Admission&& other) noexcept
     : scopes_(other.scopes_),
       charged_tokens_(other.charged_tokens_),
+      charged_cost_micros_(other.charged_cost_micros_),
       status_(other.status_) {
   other.scopes_.fill(nullptr);
 }
@@ -112,15 +128,20 @@ Admission::~Admission() {
   }
 }
 
-void Admission::Settle(int64_t actual_tokens) {
-  const int64_t delta = actual_tokens - charged_tokens_;
-  if (delta == 0) return;
+void Admission::Settle(int64_t actual_tokens, int64_t actual_cost_micros) {
+  const int64_t token_delta = actual_tokens - charged_tokens_;
+  const int64_t cost_delta = actual_cost_micros - charged_cost_micros_;
   for (LimitState* scope : scopes_) {
-    if (scope != nullptr && scope->tokens != nullptr) {
-      scope->tokens->Adjust(static_cast<double>(delta));
+    if (scope == nullptr) continue;
+    if (scope->tokens != nullptr && token_delta != 0) {
+      scope->tokens->Adjust(static_cast<double>(token_delta));
+    }
+    if (scope->budget != nullptr && cost_delta != 0) {
+      scope->budget->Adjust(cost_delta);
     }
   }
   charged_tokens_ = actual_tokens;
+  charged_cost_micros_ = actual_cost_micros;
 }
 
 }  // namespace llmproxy::dataplane

@@ -22,7 +22,7 @@ struct RateLimitStatus {
   Dimension tokens;
 };
 
-enum class LimitKind { kRequests, kTokens, kConcurrency };
+enum class LimitKind { kRequests, kTokens, kConcurrency, kBudget };
 
 struct LimitRefusal {
   LimitKind kind = LimitKind::kRequests;
@@ -42,28 +42,32 @@ class Admission {
   static constexpr int kMaxScopes = 2;
 
   // Admits against every non-null scope or none: a refusal leaves no trace in
-  // any bucket. `estimated_tokens` is reserved from each tokens bucket.
+  // any bucket. `estimated_tokens` is reserved from each tokens bucket and
+  // `estimated_cost_micros` from each budget.
   static std::variant<Admission, LimitRefusal> TryAdmit(
-      std::array<LimitState*, kMaxScopes> scopes, int64_t estimated_tokens);
+      std::array<LimitState*, kMaxScopes> scopes, int64_t estimated_tokens,
+      int64_t estimated_cost_micros = 0);
 
   Admission(Admission&& other) noexcept;
   Admission& operator=(Admission&&) = delete;
   Admission(const Admission&) = delete;
   ~Admission();
 
-  // Replaces the reservation with the real token count (0 gives it all back,
-  // e.g. when the upstream failed before producing anything). Later calls
-  // adjust again from the last settled amount.
-  void Settle(int64_t actual_tokens);
+  // Replaces the reservation with the real token count and cost (0 gives it
+  // all back, e.g. when the upstream failed before producing anything). Later
+  // calls adjust again from the last settled amounts.
+  void Settle(int64_t actual_tokens, int64_t actual_cost_micros = 0);
 
   // Headers for the response, as of admission.
   const RateLimitStatus& status() const { return status_; }
 
  private:
-  Admission(std::array<LimitState*, kMaxScopes> scopes, int64_t reserved);
+  Admission(std::array<LimitState*, kMaxScopes> scopes, int64_t tokens,
+            int64_t cost_micros);
 
   std::array<LimitState*, kMaxScopes> scopes_{};
   int64_t charged_tokens_ = 0;
+  int64_t charged_cost_micros_ = 0;
   RateLimitStatus status_;
 };
 

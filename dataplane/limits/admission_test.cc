@@ -117,3 +117,38 @@ TEST_F(AdmissionTest, ConcurrencyRefusalUndoesTakenRequestsAndTokens) {
 
 }  // namespace
 }  // namespace llmproxy::dataplane
+
+namespace llmproxy::dataplane {
+namespace {
+
+TEST(BudgetAdmission, RefusesOnceThisDataPlanesShareIsSpent) {
+  ManualClock clock;
+  LimitRegistry registry(clock);
+  // $10 budget, $4 spent fleet-wide, 2 data planes: $3 each.
+  LimitStatePtr key = registry.Get(
+      "vk", {.budget_usd = 10, .fleet_spent_usd = 4, .fleet_size = 2});
+  {
+    auto a = Admission::TryAdmit({key.get(), nullptr}, 0, 1'000'000);
+    std::get<Admission>(a).Settle(0, 2'500'000);  // cost $2.50
+  }
+  auto refused = Admission::TryAdmit({key.get(), nullptr}, 0, 600'000);
+  ASSERT_TRUE(std::holds_alternative<LimitRefusal>(refused));
+  EXPECT_EQ(std::get<LimitRefusal>(refused).kind, LimitKind::kBudget);
+  EXPECT_TRUE(std::holds_alternative<Admission>(
+      Admission::TryAdmit({key.get(), nullptr}, 0, 500'000)));
+}
+
+TEST(BudgetAdmission, APushWithUnchangedFiguresGrantsNoSecondShare) {
+  ManualClock clock;
+  LimitRegistry registry(clock);
+  LimitSpec spec{.budget_usd = 1, .fleet_spent_usd = 0, .fleet_size = 1};
+  LimitStatePtr first = registry.Get("vk", spec);
+  ASSERT_TRUE(first->budget->TryReserve(1'000'000));
+  LimitStatePtr second = registry.Get("vk", spec);  // e.g. a model changed
+  EXPECT_FALSE(second->budget->TryReserve(1));
+  spec.fleet_spent_usd = 0.5;  // new figures from the control plane
+  EXPECT_EQ(registry.Get("vk", spec)->budget->remaining_micros(), 500'000);
+}
+
+}  // namespace
+}  // namespace llmproxy::dataplane

@@ -40,10 +40,23 @@ LimitStatePtr LimitRegistry::Get(const std::string& scope_id,
     }
   }
 
+  if (spec.budget_usd > 0) {
+    auto live = entry.budget.lock();
+    bool same = live && entry.spec.budget_usd == spec.budget_usd &&
+                entry.spec.budget_period_start == spec.budget_period_start &&
+                entry.spec.fleet_spent_usd == spec.fleet_spent_usd &&
+                entry.spec.fleet_size == spec.fleet_size;
+    state->budget =
+        same
+            ? live
+            : std::make_shared<BudgetAllowance>(spec.budget_allowance_micros());
+  }
+
   entry.spec = spec;
   entry.requests = state->requests;
   entry.tokens = state->tokens;
   entry.concurrency = state->concurrency;
+  entry.budget = state->budget;
   return state;
 }
 
@@ -52,7 +65,7 @@ void LimitRegistry::Prune() {
   std::erase_if(entries_, [](const auto& kv) {
     const Entry& e = kv.second;
     return e.requests.expired() && e.tokens.expired() &&
-           e.concurrency.expired();
+           e.concurrency.expired() && e.budget.expired();
   });
 }
 

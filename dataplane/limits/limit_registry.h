@@ -13,7 +13,9 @@ namespace llmproxy::dataplane {
 // Builds the LimitState of each scope for a new config snapshot, reusing the
 // live bucket of every dimension whose setting did not change, so a config
 // push never resets unchanged limits. A concurrency limit is always reused
-// (only its maximum changes) so requests in flight stay counted.
+// (only its maximum changes) so requests in flight stay counted. A budget
+// allowance is reused while the pushed budget figures are unchanged, so a
+// config push that brings no new spend figures does not grant a second share.
 //
 // Used while building snapshots, off the request path; thread-safe.
 class LimitRegistry {
@@ -32,6 +34,7 @@ class LimitRegistry {
     std::weak_ptr<TokenBucket> requests;
     std::weak_ptr<TokenBucket> tokens;
     std::weak_ptr<ConcurrencyLimit> concurrency;
+    std::weak_ptr<BudgetAllowance> budget;
   };
 
   const Clock& clock_;

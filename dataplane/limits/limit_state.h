@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "dataplane/limits/budget_allowance.h"
 #include "dataplane/limits/concurrency_limit.h"
 #include "dataplane/limits/token_bucket.h"
 
@@ -16,11 +17,20 @@ struct LimitSpec {
   int64_t tokens_per_minute = 0;
   int64_t token_burst = 0;  // 0: tokens_per_minute
   int32_t max_concurrent = 0;
+  // Spend budget in USD for the current period, with the fleet-wide figures
+  // the control plane pushed: spend so far and the number of data planes
+  // sharing what is left.
+  double budget_usd = 0;
+  int64_t budget_period_start = 0;
+  double fleet_spent_usd = 0;
+  int32_t fleet_size = 1;
 
   bool unlimited() const {
     return requests_per_second <= 0 && tokens_per_minute <= 0 &&
-           max_concurrent <= 0;
+           max_concurrent <= 0 && budget_usd <= 0;
   }
+  // This data plane's share of what is left of the budget, micro-USD.
+  int64_t budget_allowance_micros() const;
   // Bucket sizes with the defaults applied.
   double effective_request_burst() const;
   double effective_token_burst() const;
@@ -35,6 +45,7 @@ struct LimitState {
   std::shared_ptr<TokenBucket> requests;          // null: unlimited
   std::shared_ptr<TokenBucket> tokens;            // null: unlimited
   std::shared_ptr<ConcurrencyLimit> concurrency;  // null: unlimited
+  std::shared_ptr<BudgetAllowance> budget;        // null: unlimited
 };
 
 using LimitStatePtr = std::shared_ptr<LimitState>;
