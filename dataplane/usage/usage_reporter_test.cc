@@ -1,0 +1,228 @@
+#include "dataplane/usage/usage_reporter.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "llmproxy/v1/usage_service.grpc.pb.h"
+
+namespace llmproxy::dataplane {
+namespace {
+
+namespace v1 = ::llmproxy::v1;
+using namespace std::chrono_literals;
+
+// A UsageService that stores request ids like the control plane does:
+// idempotently. It can be told to lose the ack of the next batch after
+// storing it.
+class FakeUsageService final : public v1::UsageService::Service {
+ public:
+  grpc::Status ReportUsage(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<v1::ReportUsageResponse, v1::ReportUsageRequest>*
+          stream) override {
+    v1::ReportUsageRequest request;
+    while (stream->Read(&request)) {
+      v1::ReportUsageResponse response;
+      response.set_batch_id(request.batch_id());
+      bool lose_ack;
+      {
+        std::lock_guard lock(mu_);
+        for (const auto& r : request.records()) {
+          ++received_;
+          if (ids_.insert(r.request_id()).second) {
+            response.set_accepted(response.accepted() + 1);
+          } else {
+            response.set_duplicates(response.duplicates() + 1);
+          }
+        }
+        lose_ack = lose_next_ack_;
+        lose_next_ack_ = false;
+      }
+      if (lose_ack) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "lost");
+      stream->Write(response);
+    }
+    return grpc::Status::OK;
+  }
+
+  std::size_t unique() {
+    std::lock_guard lock(mu_);
+    return ids_.size();
+  }
+  int received() {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+  void LoseNextAck() {
+    std::lock_guard lock(mu_);
+    lose_next_ack_ = true;
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> ids_;
+  int received_ = 0;
+  bool lose_next_ack_ = false;
+};
+
+class FakeControlPlane {
+ public:
+  // Starts on `port` (0: any free port).
+  explicit FakeControlPlane(FakeUsageService& service, int port = 0) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(port),
+                             grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&service);
+    server_ = builder.BuildAndStart();
+  }
+  ~FakeControlPlane() { server_->Shutdown(std::chrono::system_clock::now()); }
+  int port() const { return port_; }
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+int FreePort() {
+  FakeUsageService unused;
+  return FakeControlPlane(unused).port();
+}
+
+v1::UsageRecord Record(int i) {
+  v1::UsageRecord r;
+  r.set_request_id("req-" + std::to_string(i));
+  r.set_prompt_tokens(i);
+  return r;
+}
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::seconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return done();
+}
+
+class UsageReporterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("usage-reporter-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  UsageReporterOptions Options(int port) {
+    UsageReporterOptions options;
+    options.controlplane_addresses = {"127.0.0.1:" + std::to_string(port)};
+    options.dataplane_id = "dp-test";
+    options.spool_path = (dir_ / "spool.bin").string();
+    options.flush_interval = 10ms;
+    options.max_backoff = 100ms;
+    options.max_batch_records = 50;
+    return options;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(UsageReporterTest, DeliversEveryRecordOnce) {
+  FakeUsageService service;
+  FakeControlPlane cp(service);
+  auto reporter = *UsageReporter::Start(Options(cp.port()), nullptr);
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(reporter->Enqueue(Record(i)));
+  ASSERT_TRUE(WaitFor([&] { return reporter->acked_records() == 300; }, 10s));
+  EXPECT_EQ(service.unique(), 300u);
+  EXPECT_EQ(service.received(), 300);
+  EXPECT_TRUE(WaitFor([&] { return reporter->spool_bytes() == 0; }, 5s));
+}
+
+TEST_F(UsageReporterTest, SpoolsWhileTheControlPlaneIsDownAndReplaysAfter) {
+  const int port = FreePort();
+  prometheus::Registry registry;
+  auto reporter = *UsageReporter::Start(Options(port), &registry);
+  for (int i = 0; i < 200; ++i) reporter->Enqueue(Record(i));
+  ASSERT_TRUE(WaitFor([&] { return reporter->spool_bytes() > 0; }, 5s));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(reporter->acked_records(), 0);
+
+  FakeUsageService service;
+  FakeControlPlane cp(service, port);
+  for (int i = 200; i < 400; ++i) reporter->Enqueue(Record(i));
+  ASSERT_TRUE(WaitFor([&] { return reporter->acked_records() == 400; }, 15s));
+  EXPECT_EQ(service.unique(), 400u);
+}
+
+TEST_F(UsageReporterTest, RecordsSurviveARestartOfTheDataPlane) {
+  const int port = FreePort();
+  {
+    auto reporter = *UsageReporter::Start(Options(port), nullptr);
+    for (int i = 0; i < 120; ++i) reporter->Enqueue(Record(i));
+    reporter->Shutdown(0ms);  // control plane down: all stays on disk
+  }
+  FakeUsageService service;
+  FakeControlPlane cp(service, port);
+  auto reporter = *UsageReporter::Start(Options(port), nullptr);
+  ASSERT_TRUE(WaitFor([&] { return service.unique() == 120u; }, 15s));
+}
+
+TEST_F(UsageReporterTest, ALostAckIsResentAndStoredOnce) {
+  FakeUsageService service;
+  FakeControlPlane cp(service);
+  service.LoseNextAck();
+  auto reporter = *UsageReporter::Start(Options(cp.port()), nullptr);
+  for (int i = 0; i < 40; ++i) reporter->Enqueue(Record(i));
+  ASSERT_TRUE(WaitFor([&] { return reporter->acked_records() == 40; }, 15s));
+  EXPECT_EQ(service.unique(), 40u);
+  EXPECT_GT(service.received(), 40);  // the unacked batch came twice
+}
+
+TEST_F(UsageReporterTest, AFullSpoolDropsAndCountsRecords) {
+  const int port = FreePort();
+  UsageReporterOptions options = Options(port);
+  options.spool_max_bytes = 64;  // room for a few records only
+  prometheus::Registry registry;
+  auto reporter = *UsageReporter::Start(options, &registry);
+  for (int i = 0; i < 50; ++i) reporter->Enqueue(Record(i));
+  reporter->Shutdown(0ms);
+  double dropped = 0;
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "llmproxy_usage_records_dropped_total") continue;
+    for (const auto& metric : family.metric) dropped += metric.counter.value;
+  }
+  EXPECT_GT(dropped, 0);
+}
+
+TEST(UsageSpool, CutsOffATornRecordAndKeepsTheWholeOnes) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("torn-spool-" + std::to_string(::getpid()));
+  std::filesystem::remove(path);
+  std::filesystem::remove(path.string() + ".ack");
+  {
+    auto spool = *UsageSpool::Open(path.string(), 1 << 20);
+    ASSERT_TRUE(spool->Append({Record(1), Record(2)}).ok());
+  }
+  {
+    std::FILE* f = std::fopen(path.c_str(), "ab");
+    std::fwrite("\x20\x00\x00\x00partial", 1, 11, f);  // a crash mid-write
+    std::fclose(f);
+  }
+  auto spool = *UsageSpool::Open(path.string(), 1 << 20);
+  auto batch = *spool->ReadUnacked(10);
+  ASSERT_EQ(batch.records.size(), 2u);
+  EXPECT_EQ(batch.records[1].request_id(), "req-2");
+  ASSERT_TRUE(spool->Ack(batch.end_offset).ok());
+  EXPECT_FALSE(spool->has_unacked());
+  std::filesystem::remove(path);
+  std::filesystem::remove(path.string() + ".ack");
+}
+
+}  // namespace
+}  // namespace llmproxy::dataplane
