@@ -23,7 +23,8 @@ struct Page {
   std::string next_after_id;
 };
 
-// What to list: items with id > after_id, at most limit of them, ordered by id.
+// What to list: items with id > after_id, at most limit of them (100 when
+// limit <= 0), ordered by id.
 struct PageRequest {
   std::string after_id;
   int limit = 100;
@@ -73,14 +74,18 @@ class Store {
   virtual absl::Status Migrate() = 0;
 
   // Create* assign id (prefixed "cn_", "md_", "vk_", "as_" + 12 hex),
-  // etag, create_time and update_time, and return the stored row.
+  // etag, create_time and update_time, and return the stored row. An unset
+  // `enabled` is stored as true.
   virtual absl::StatusOr<v1::Connection> CreateConnection(
       const v1::Connection& connection) = 0;
   virtual absl::StatusOr<v1::Connection> GetConnection(
       const std::string& id) = 0;
   virtual absl::StatusOr<Page<v1::Connection>> ListConnections(
       const PageRequest& page) = 0;
-  // Replaces every stored field of the row with connection.id.
+  // Replaces every stored field of the row with connection.id, except: an
+  // empty api_key keeps the stored sealed key and api_key_masked (the key is
+  // write-only), and an unset `enabled` keeps the stored value. Update* return
+  // the row as stored, with the new etag.
   virtual absl::StatusOr<v1::Connection> UpdateConnection(
       const v1::Connection& connection, const std::string& expected_etag) = 0;
   // Returns the new revision. With force, models on the connection and
@@ -104,6 +109,8 @@ class Store {
       const std::string& id) = 0;
   virtual absl::StatusOr<Page<v1::VirtualKey>> ListVirtualKeys(
       const PageRequest& page) = 0;
+  // Like UpdateConnection; an empty key_sha256 keeps the stored hash and
+  // key_prefix.
   virtual absl::StatusOr<v1::VirtualKey> UpdateVirtualKey(
       const v1::VirtualKey& key, const std::string& expected_etag) = 0;
   // Deletes the key's assignments with it (they cannot outlive it).
@@ -128,7 +135,9 @@ class Store {
   // Connections keep their sealed api_key; the caller opens it.
   virtual absl::StatusOr<v1::ConfigSnapshot> LoadSnapshot() = 0;
   // Change-log entries with revision > since, ordered by revision; at most
-  // limit entries (a caller falls back to a full snapshot when more exist).
+  // limit entries (a caller falls back to a full snapshot when more exist);
+  // none when limit <= 0. A forced cascade logs every deleted row at the
+  // same revision.
   virtual absl::StatusOr<std::vector<ConfigChange>> ListChangesSince(
       int64_t since, int limit) = 0;
 
@@ -150,6 +159,11 @@ class Store {
 };
 
 using StorePtr = std::unique_ptr<Store>;
+
+// On PostgreSQL every committed config change also sends
+// NOTIFY llmproxy_config, '<new revision>' so other control-plane replicas
+// (LISTEN llmproxy_config) learn of it without polling GetRevision.
+inline constexpr char kConfigNotifyChannel[] = "llmproxy_config";
 
 // Opens the store a --database-url names: "postgresql://…" / "postgres://…"
 // or "sqlite:///absolute/path" / "sqlite://relative/path". INVALID_ARGUMENT
