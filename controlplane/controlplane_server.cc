@@ -1,0 +1,80 @@
+#include "controlplane/controlplane_server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "controlplane/admin_auth.h"
+#include "controlplane/admin_service.h"
+#include "controlplane/config_discovery_service.h"
+#include "controlplane/config_publisher.h"
+#include "controlplane/metrics.h"
+#include "controlplane/usage_service.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "prometheus/registry.h"
+
+namespace llmproxy::controlplane {
+
+ControlPlaneServer::ControlPlaneServer(ControlPlaneOptions options,
+                                       StorePtr store, SecretBox secret_box)
+    : options_(std::move(options)),
+      store_(std::move(store)),
+      secret_box_(secret_box),
+      registry_(options_.registry ? options_.registry
+                                  : std::make_shared<prometheus::Registry>()),
+      metrics_(std::make_unique<ControlPlaneMetrics>(*registry_)),
+      auth_(std::make_unique<TokenAuthenticator>(options_.admin_token,
+                                                 options_.dataplane_token)),
+      publisher_(std::make_unique<ConfigPublisher>(
+          *store_, options_.revision_poll_interval, *metrics_)),
+      admin_service_(std::make_unique<AdminServiceImpl>(*store_, secret_box_,
+                                                        *auth_, *publisher_)),
+      config_service_(std::make_unique<ConfigDiscoveryServiceImpl>(
+          *store_, secret_box_, *auth_, *publisher_, *metrics_)),
+      usage_service_(
+          std::make_unique<UsageServiceImpl>(*store_, *auth_, *metrics_)) {}
+
+ControlPlaneServer::~ControlPlaneServer() {
+  Shutdown(std::chrono::milliseconds(0));
+}
+
+absl::Status ControlPlaneServer::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.grpc_address,
+                           grpc::InsecureServerCredentials(), &port_);
+  builder.RegisterService(admin_service_.get());
+  builder.RegisterService(config_service_.get());
+  builder.RegisterService(usage_service_.get());
+  server_ = builder.BuildAndStart();
+  if (!server_ || port_ == 0) {
+    server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for gRPC on ", options_.grpc_address));
+  }
+  publisher_->Start();
+  return absl::OkStatus();
+}
+
+bool ControlPlaneServer::Ready() const {
+  return server_ != nullptr && publisher_->store_reachable();
+}
+
+void ControlPlaneServer::Shutdown(std::chrono::milliseconds grace) {
+  if (shut_down_ || !server_) return;
+  shut_down_ = true;
+  // Config streams never end on their own: stopping the publisher makes
+  // each of them return, so Shutdown below only waits for unary calls.
+  publisher_->Stop();
+  if (auto* health = server_->GetHealthCheckService()) {
+    health->Shutdown();
+  }
+  server_->Shutdown(std::chrono::system_clock::now() + grace);
+  server_->Wait();
+}
+
+}  // namespace llmproxy::controlplane
