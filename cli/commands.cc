@@ -1,0 +1,978 @@
+#include "cli/commands.h"
+
+#include <chrono>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/exit_code.h"
+#include "cli/render.h"
+#include "cli/requests.h"
+#include "grpcpp/grpcpp.h"
+#include "llmproxy/v1/admin_service.grpc.pb.h"
+#include "llmproxy/v1/usage_service.grpc.pb.h"
+
+namespace llmproxy::cli {
+namespace {
+
+// Flags every verb takes.
+struct GlobalFlags {
+  std::string server = "localhost:50051";
+  std::string admin_token;
+  std::string output = "table";
+  double timeout_seconds = 15;
+  bool tls = false;
+
+  bool json() const { return output == "json"; }
+};
+
+// --page-size/--page-token: given, list prints one page; absent, it follows
+// next_page_token to the end.
+struct PageFlags {
+  std::optional<int32_t> page_size;
+  std::optional<std::string> page_token;
+
+  bool single_page() const { return page_size || page_token; }
+};
+
+// The control plane's stubs, with the admin token and a deadline on every
+// call, and errors reworded so a connection failure names the server tried.
+class Client {
+ public:
+  explicit Client(const GlobalFlags& flags) : flags_(flags) {
+    std::shared_ptr<grpc::ChannelCredentials> creds =
+        flags.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
+                  : grpc::InsecureChannelCredentials();
+    channel_ = grpc::CreateChannel(flags.server, creds);
+    admin_ = v1::AdminService::NewStub(channel_);
+    usage_ = v1::UsageService::NewStub(channel_);
+  }
+
+  v1::AdminService::Stub& admin() { return *admin_; }
+  v1::UsageService::Stub& usage() { return *usage_; }
+
+  // Calls `rpc` (a stub member function) with a fresh context.
+  template <typename Stub, typename Req, typename Resp>
+  absl::StatusOr<Resp> Call(Stub& stub,
+                            grpc::Status (Stub::*rpc)(grpc::ClientContext*,
+                                                      const Req&, Resp*),
+                            const Req& req) {
+    grpc::ClientContext ctx;
+    if (!flags_.admin_token.empty()) {
+      ctx.AddMetadata("authorization",
+                      absl::StrCat("Bearer ", flags_.admin_token));
+    }
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(
+                         static_cast<int64_t>(flags_.timeout_seconds * 1000)));
+    Resp resp;
+    grpc::Status status = (stub.*rpc)(&ctx, req, &resp);
+    if (!status.ok()) return Explain(status);
+    return resp;
+  }
+
+ private:
+  absl::Status Explain(const grpc::Status& status) {
+    absl::Status s = FromGrpc(status);
+    if (s.code() == absl::StatusCode::kUnavailable) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot reach the control plane at ", flags_.server,
+                       " (", s.message(), ")"));
+    }
+    if (s.code() == absl::StatusCode::kDeadlineExceeded) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("no answer from the control plane at ", flags_.server,
+                       " within ", flags_.timeout_seconds, "s"));
+    }
+    return s;
+  }
+
+  const GlobalFlags& flags_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+  std::unique_ptr<v1::UsageService::Stub> usage_;
+};
+
+// Fetches pages with `call` until next_page_token is empty (or just one page
+// when the user asked for paging), appending items with `merge`.
+template <typename Resp, typename Req, typename CallFn, typename MergeFn>
+absl::StatusOr<Resp> Paginate(Req req, const PageFlags& page, CallFn call,
+                              MergeFn merge) {
+  if (page.page_size) req.set_page_size(*page.page_size);
+  if (page.page_token) req.set_page_token(*page.page_token);
+  if (page.single_page()) return call(req);
+  if (!page.page_size) req.set_page_size(1000);
+  Resp all;
+  for (int pages = 0;; ++pages) {
+    absl::StatusOr<Resp> resp = call(req);
+    if (!resp.ok()) return resp.status();
+    merge(all, *resp);
+    if (resp->next_page_token().empty()) break;
+    // A server that hands back the token it was given would loop forever.
+    if (resp->next_page_token() == req.page_token() || pages > 100000) {
+      return absl::InternalError("server repeated its page token");
+    }
+    req.set_page_token(resp->next_page_token());
+  }
+  return all;
+}
+
+// Binds an optional flag: the target is set only if the flag is given.
+template <typename T>
+CLI::Option* Opt(CLI::App* app, const std::string& name,
+                 std::optional<T>& target, const std::string& help) {
+  return app->add_option_function<T>(
+      name, [&target](const T& v) { target = v; }, help);
+}
+
+// A repeatable "K=V" flag; one value per occurrence so it cannot swallow a
+// positional argument.
+CLI::Option* RepeatedOpt(CLI::App* app, const std::string& name,
+                         std::optional<std::vector<std::string>>& target,
+                         const std::string& help) {
+  return app
+      ->add_option_function<std::vector<std::string>>(
+          name, [&target](const std::vector<std::string>& v) { target = v; },
+          help)
+      ->allow_extra_args(false);
+}
+
+void AddEnabledFlags(CLI::App* cmd, std::optional<bool>& enabled) {
+  CLI::Option* on = cmd->add_flag_callback(
+      "--enabled", [&enabled] { enabled = true; }, "enable it");
+  CLI::Option* off = cmd->add_flag_callback(
+      "--disabled", [&enabled] { enabled = false; },
+      "disable it (no traffic may use it)");
+  on->excludes(off);
+}
+
+void AddLimitFlags(CLI::App* cmd, LimitFlags& l) {
+  Opt(cmd, "--tps", l.requests_per_second,
+      "requests per second (sustained rate)");
+  Opt(cmd, "--burst", l.request_burst, "request burst (bucket size)");
+  Opt(cmd, "--tokens", l.tokens_per_minute, "tokens per minute");
+  Opt(cmd, "--token-burst", l.token_burst, "token burst (bucket size)");
+  Opt(cmd, "--max-concurrent", l.max_concurrent, "most requests in flight");
+  Opt(cmd, "--budget", l.budget_usd, "spend allowed per period, USD");
+  Opt(cmd, "--budget-period", l.budget_period, "day|week|month|total")
+      ->check(CLI::IsMember({"day", "week", "month", "total"}));
+}
+
+void AddPageFlags(CLI::App* cmd, PageFlags& p) {
+  Opt(cmd, "--page-size", p.page_size,
+      "fetch one page of this size (default: every page)");
+  Opt(cmd, "--page-token", p.page_token, "fetch the page after this token");
+}
+
+// Everything the parsed command line fills in; it outlives parsing because
+// CLI11 writes into it.
+struct State {
+  GlobalFlags global;
+  // The verb selected by the command line; runs after parsing.
+  std::function<absl::Status()> action;
+  std::unique_ptr<Client> client;
+  // Flag storage CLI11 writes into during parsing, owned here so it lives
+  // until the action has run.
+  std::vector<std::shared_ptr<void>> storage;
+
+  template <typename T>
+  T* Make() {
+    auto p = std::make_shared<T>();
+    storage.push_back(p);
+    return p.get();
+  }
+
+  Client& client_() {
+    if (!client) client = std::make_unique<Client>(global);
+    return *client;
+  }
+
+  // Prints `message` as JSON, or `table` when the output is a table.
+  void Print(const google::protobuf::Message& message,
+             const std::string& table) {
+    std::cout << (global.json() ? ToJson(message) : table);
+  }
+};
+
+void AddConnectionCommands(CLI::App& app, State& st) {
+  CLI::App* cmd =
+      app.add_subcommand("connection", "manage provider connections");
+  cmd->alias("connections");
+  cmd->require_subcommand(1);
+
+  {
+    auto* f = st.Make<ConnectionFlags>();
+    CLI::App* add = cmd->add_subcommand("add", "create a connection");
+    Opt(add, "--name", f->name, "unique name [A-Za-z0-9._-]")->required();
+    Opt(add, "--provider", f->provider,
+        "openai|azure_openai|gemini|anthropic|bedrock|openai_compatible")
+        ->required();
+    Opt(add, "--endpoint", f->endpoint,
+        "base URL, e.g. https://api.openai.com/v1")
+        ->required();
+    Opt(add, "--api-key", f->api_key,
+        "the provider's key (bedrock: ACCESS_KEY_ID:SECRET)")
+        ->required();
+    Opt(add, "--api-version", f->api_version, "Azure api-version");
+    Opt(add, "--region", f->region, "Bedrock region");
+    RepeatedOpt(add, "--header", f->headers, "extra upstream header K=V");
+    Opt(add, "--timeout-ms", f->timeout_ms, "upstream timeout in ms");
+    AddEnabledFlags(add, f->enabled);
+    add->callback([&st, f] {
+      st.action = [&st, f]() -> absl::Status {
+        absl::StatusOr<v1::CreateConnectionRequest> req =
+            MakeCreateConnectionRequest(*f);
+        if (!req.ok()) return req.status();
+        Client& c = st.client_();
+        absl::StatusOr<v1::Connection> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::CreateConnection, *req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp, RenderConnection(*resp));
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    auto* page = st.Make<PageFlags>();
+    CLI::App* list = cmd->add_subcommand("list", "list connections");
+    AddPageFlags(list, *page);
+    list->callback([&st, page] {
+      st.action = [&st, page]() -> absl::Status {
+        Client& c = st.client_();
+        absl::StatusOr<v1::ListConnectionsResponse> resp =
+            Paginate<v1::ListConnectionsResponse>(
+                v1::ListConnectionsRequest(), *page,
+                [&c](const v1::ListConnectionsRequest& r) {
+                  return c.Call(c.admin(),
+                                &v1::AdminService::Stub::ListConnections, r);
+                },
+                [](v1::ListConnectionsResponse& all,
+                   v1::ListConnectionsResponse& p) {
+                  for (auto& x : *p.mutable_connections()) {
+                    *all.add_connections() = std::move(x);
+                  }
+                  all.set_next_page_token(p.next_page_token());
+                });
+        if (!resp.ok()) return resp.status();
+        std::string table = RenderConnections(resp->connections());
+        if (!resp->next_page_token().empty()) {
+          absl::StrAppend(&table, "next page token: ", resp->next_page_token(),
+                          "\n");
+        }
+        st.Print(*resp, table);
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    auto* id = st.Make<std::string>();
+    CLI::App* get = cmd->add_subcommand("get", "show one connection");
+    get->add_option("id", *id, "connection id (cn_…)")->required();
+    get->callback([&st, id] {
+      st.action = [&st, id]() -> absl::Status {
+        v1::GetConnectionRequest req;
+        req.set_id(*id);
+        Client& c = st.client_();
+        absl::StatusOr<v1::Connection> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::GetConnection, req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp, RenderConnection(*resp));
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    struct UpdateFlags {
+      std::string id, etag;
+      ConnectionFlags f;
+    };
+    auto* u = st.Make<UpdateFlags>();
+    CLI::App* update = cmd->add_subcommand(
+        "update", "change the fields given (others keep their values)");
+    update->add_option("id", u->id, "connection id")->required();
+    Opt(update, "--name", u->f.name, "new name");
+    Opt(update, "--provider", u->f.provider, "new provider");
+    Opt(update, "--endpoint", u->f.endpoint, "new base URL");
+    Opt(update, "--api-key", u->f.api_key, "new provider key");
+    Opt(update, "--api-version", u->f.api_version, "Azure api-version");
+    Opt(update, "--region", u->f.region, "Bedrock region");
+    RepeatedOpt(update, "--header", u->f.headers,
+                "extra header K=V (replaces all extra headers)");
+    Opt(update, "--timeout-ms", u->f.timeout_ms, "upstream timeout in ms");
+    AddEnabledFlags(update, u->f.enabled);
+    update->add_option("--etag", u->etag,
+                       "refuse (ABORTED) unless this is the current etag");
+    update->callback([&st, u] {
+      st.action = [&st, u]() -> absl::Status {
+        absl::StatusOr<v1::UpdateConnectionRequest> req =
+            MakeUpdateConnectionRequest(u->id, u->f, u->etag);
+        if (!req.ok()) return req.status();
+        Client& c = st.client_();
+        absl::StatusOr<v1::Connection> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::UpdateConnection, *req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp, RenderConnection(*resp));
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    auto* req = st.Make<v1::DeleteConnectionRequest>();
+    CLI::App* del = cmd->add_subcommand("delete", "delete a connection");
+    del->add_option_function<std::string>(
+           "id", [req](const std::string& v) { req->set_id(v); },
+           "connection id")
+        ->required();
+    del->add_flag_callback(
+        "--force", [req] { req->set_force(true); },
+        "also delete the models and assignments that use it");
+    del->add_option_function<std::string>(
+        "--etag", [req](const std::string& v) { req->set_etag(v); },
+        "refuse (ABORTED) unless this is the current etag");
+    del->callback([&st, req] {
+      st.action = [&st, req]() -> absl::Status {
+        Client& c = st.client_();
+        absl::StatusOr<v1::DeleteConnectionResponse> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::DeleteConnection, *req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp,
+                 absl::StrCat("deleted connection ", req->id(),
+                              " (config revision ", resp->revision(), ")\n"));
+        return absl::OkStatus();
+      };
+    });
+  }
+}
+
+void AddModelCommands(CLI::App& app, State& st) {
+  CLI::App* cmd = app.add_subcommand("model", "manage models (deployments)");
+  cmd->alias("models");
+  cmd->require_subcommand(1);
+  auto add_fields = [](CLI::App* c, ModelFlags& f, bool create) {
+    CLI::Option* name = Opt(c, "--name", f.name, "alias clients send");
+    CLI::Option* remote =
+        Opt(c, "--remote", f.remote_model, "model name at the provider");
+    CLI::Option* conn = Opt(c, "--conn-id", f.connection_id, "connection id");
+    if (create) {
+      name->required();
+      remote->required();
+      conn->required();
+    }
+    Opt(c, "--input-price", f.input_price, "USD per 1M prompt tokens");
+    Opt(c, "--output-price", f.output_price, "USD per 1M completion tokens");
+    Opt(c, "--weight", f.weight, "share of traffic among same-priority peers");
+    Opt(c, "--priority", f.priority, "lower is tried first");
+    AddEnabledFlags(c, f.enabled);
+  };
+  {
+    auto* f = st.Make<ModelFlags>();
+    CLI::App* add = cmd->add_subcommand("add", "create a model");
+    add_fields(add, *f, true);
+    add->callback([&st, f] {
+      st.action = [&st, f]() -> absl::Status {
+        absl::StatusOr<v1::CreateModelRequest> req = MakeCreateModelRequest(*f);
+        if (!req.ok()) return req.status();
+        Client& c = st.client_();
+        absl::StatusOr<v1::Model> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::CreateModel, *req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp, RenderModel(*resp));
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    auto* page = st.Make<PageFlags>();
+    CLI::App* list = cmd->add_subcommand("list", "list models");
+    AddPageFlags(list, *page);
+    list->callback([&st, page] {
+      st.action = [&st, page]() -> absl::Status {
+        Client& c = st.client_();
+        absl::StatusOr<v1::ListModelsResponse> resp =
+            Paginate<v1::ListModelsResponse>(
+                v1::ListModelsRequest(), *page,
+                [&c](const v1::ListModelsRequest& r) {
+                  return c.Call(c.admin(), &v1::AdminService::Stub::ListModels,
+                                r);
+                },
+                [](v1::ListModelsResponse& all, v1::ListModelsResponse& p) {
+                  for (auto& x : *p.mutable_models()) {
+                    *all.add_models() = std::move(x);
+                  }
+                  all.set_next_page_token(p.next_page_token());
+                });
+        if (!resp.ok()) return resp.status();
+        std::string table = RenderModels(resp->models());
+        if (!resp->next_page_token().empty()) {
+          absl::StrAppend(&table, "next page token: ", resp->next_page_token(),
+                          "\n");
+        }
+        st.Print(*resp, table);
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    auto* id = st.Make<std::string>();
+    CLI::App* get = cmd->add_subcommand("get", "show one model");
+    get->add_option("id", *id, "model id (md_…)")->required();
+    get->callback([&st, id] {
+      st.action = [&st, id]() -> absl::Status {
+        v1::GetModelRequest req;
+        req.set_id(*id);
+        Client& c = st.client_();
+        absl::StatusOr<v1::Model> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::GetModel, req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp, RenderModel(*resp));
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    struct UpdateFlags {
+      std::string id, etag;
+      ModelFlags f;
+    };
+    auto* u = st.Make<UpdateFlags>();
+    CLI::App* update = cmd->add_subcommand(
+        "update", "change the fields given (others keep their values)");
+    update->add_option("id", u->id, "model id")->required();
+    add_fields(update, u->f, false);
+    update->add_option("--etag", u->etag,
+                       "refuse (ABORTED) unless this is the current etag");
+    update->callback([&st, u] {
+      st.action = [&st, u]() -> absl::Status {
+        absl::StatusOr<v1::UpdateModelRequest> req =
+            MakeUpdateModelRequest(u->id, u->f, u->etag);
+        if (!req.ok()) return req.status();
+        Client& c = st.client_();
+        absl::StatusOr<v1::Model> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::UpdateModel, *req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp, RenderModel(*resp));
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    auto* req = st.Make<v1::DeleteModelRequest>();
+    CLI::App* del = cmd->add_subcommand("delete", "delete a model");
+    del->add_option_function<std::string>(
+           "id", [req](const std::string& v) { req->set_id(v); }, "model id")
+        ->required();
+    del->add_flag_callback(
+        "--force", [req] { req->set_force(true); },
+        "also delete the assignments that use it");
+    del->add_option_function<std::string>(
+        "--etag", [req](const std::string& v) { req->set_etag(v); },
+        "refuse (ABORTED) unless this is the current etag");
+    del->callback([&st, req] {
+      st.action = [&st, req]() -> absl::Status {
+        Client& c = st.client_();
+        absl::StatusOr<v1::DeleteModelResponse> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::DeleteModel, *req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp,
+                 absl::StrCat("deleted model ", req->id(), " (config revision ",
+                              resp->revision(), ")\n"));
+        return absl::OkStatus();
+      };
+    });
+  }
+}
+
+// Reads the current limits of a key or assignment, so an update of some
+// limits keeps the others (limits are sent whole, see requests.h).
+template <typename Resource, typename GetReq, typename Stub>
+absl::StatusOr<v1::Limits> CurrentLimits(
+    Client& c, Stub& stub,
+    grpc::Status (Stub::*rpc)(grpc::ClientContext*, const GetReq&, Resource*),
+    const std::string& id) {
+  GetReq req;
+  req.set_id(id);
+  absl::StatusOr<Resource> r = c.Call(stub, rpc, req);
+  if (!r.ok()) return r.status();
+  return r->limits();
+}
+
+void AddVirtualKeyCommands(CLI::App& app, State& st) {
+  CLI::App* cmd = app.add_subcommand("vkey", "manage virtual keys");
+  cmd->alias("vkeys");
+  cmd->require_subcommand(1);
+  auto add_fields = [](CLI::App* c, VirtualKeyFlags& f) {
+    AddEnabledFlags(c, f.enabled);
+    Opt(c, "--expires", f.expires,
+        "expiry: RFC 3339, a date, or a duration from now like 30d "
+        "(update: \"never\" clears it)");
+    RepeatedOpt(c, "--meta", f.metadata, "label K=V, e.g. owner=ml-team");
+    AddLimitFlags(c, f.limits);
+  };
+  {
+    auto* f = st.Make<VirtualKeyFlags>();
+    CLI::App* add = cmd->add_subcommand(
+        "add",
+        "create a virtual key; with --conn-id/--model-id also an assignment "
+        "carrying the limits (else the limits are key-wide)");
+    Opt(add, "--name", f->name, "unique name")->required();
+    Opt(add, "--key", f->key, "the key itself (default: generated sk-lp-…)");
+    CLI::Option* conn =
+        Opt(add, "--conn-id", f->connection_id, "assign every model of it");
+    CLI::Option* model =
+        Opt(add, "--model-id", f->model_id, "assign one model");
+    conn->excludes(model);
+    add_fields(add, *f);
+    add->callback([&st, f] {
+      st.action = [&st, f]() -> absl::Status {
+        absl::StatusOr<CreateVirtualKeyPlan> plan =
+            MakeCreateVirtualKeyPlan(*f, absl::Now());
+        if (!plan.ok()) return plan.status();
+        Client& c = st.client_();
+        absl::StatusOr<v1::VirtualKey> key = c.Call(
+            c.admin(), &v1::AdminService::Stub::CreateVirtualKey, plan->key);
+        if (!key.ok()) return key.status();
+        absl::StatusOr<v1::Assignment> assignment =
+            absl::NotFoundError("no assignment asked for");
+        if (plan->assignment) {
+          plan->assignment->mutable_assignment()->set_virtual_key_id(key->id());
+          assignment =
+              c.Call(c.admin(), &v1::AdminService::Stub::CreateAssignment,
+                     *plan->assignment);
+        }
+        // The plain key is printed even if the assignment failed: it cannot
+        // be read back later.
+        if (st.global.json()) {
+          std::cout << "{\n\"virtual_key\": " << ToJson(*key);
+          if (assignment.ok()) {
+            std::cout << ",\n\"assignment\": " << ToJson(*assignment);
+          }
+          std::cout << "}\n";
+          std::cerr << "note: the key is shown only this once; store it now\n";
+        } else {
+          std::cout << RenderVirtualKey(*key);
+          if (assignment.ok()) {
+            std::cout << "\nassignment:\n" << RenderAssignment(*assignment);
+          }
+          std::cout << "\nkey: " << key->key()
+                    << "\nThis is the only time the key is shown: store it "
+                       "now.\n";
+        }
+        if (plan->assignment && !assignment.ok()) {
+          return absl::Status(
+              assignment.status().code(),
+              absl::StrCat("virtual key ", key->id(),
+                           " was created but its assignment failed: ",
+                           assignment.status().message()));
+        }
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    auto* page = st.Make<PageFlags>();
+    CLI::App* list = cmd->add_subcommand("list", "list virtual keys");
+    AddPageFlags(list, *page);
+    list->callback([&st, page] {
+      st.action = [&st, page]() -> absl::Status {
+        Client& c = st.client_();
+        absl::StatusOr<v1::ListVirtualKeysResponse> resp =
+            Paginate<v1::ListVirtualKeysResponse>(
+                v1::ListVirtualKeysRequest(), *page,
+                [&c](const v1::ListVirtualKeysRequest& r) {
+                  return c.Call(c.admin(),
+                                &v1::AdminService::Stub::ListVirtualKeys, r);
+                },
+                [](v1::ListVirtualKeysResponse& all,
+                   v1::ListVirtualKeysResponse& p) {
+                  for (auto& x : *p.mutable_virtual_keys()) {
+                    *all.add_virtual_keys() = std::move(x);
+                  }
+                  all.set_next_page_token(p.next_page_token());
+                });
+        if (!resp.ok()) return resp.status();
+        std::string table = RenderVirtualKeys(resp->virtual_keys());
+        if (!resp->next_page_token().empty()) {
+          absl::StrAppend(&table, "next page token: ", resp->next_page_token(),
+                          "\n");
+        }
+        st.Print(*resp, table);
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    auto* id = st.Make<std::string>();
+    CLI::App* get = cmd->add_subcommand("get", "show one virtual key");
+    get->add_option("id", *id, "virtual key id (vk_…)")->required();
+    get->callback([&st, id] {
+      st.action = [&st, id]() -> absl::Status {
+        v1::GetVirtualKeyRequest req;
+        req.set_id(*id);
+        Client& c = st.client_();
+        absl::StatusOr<v1::VirtualKey> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::GetVirtualKey, req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp, RenderVirtualKey(*resp));
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    struct UpdateFlags {
+      std::string id, etag;
+      VirtualKeyFlags f;
+    };
+    auto* u = st.Make<UpdateFlags>();
+    CLI::App* update = cmd->add_subcommand(
+        "update",
+        "change the fields given; limit flags change the key-wide limits");
+    update->add_option("id", u->id, "virtual key id")->required();
+    Opt(update, "--name", u->f.name, "new name");
+    add_fields(update, u->f);
+    update->add_option("--etag", u->etag,
+                       "refuse (ABORTED) unless this is the current etag");
+    update->callback([&st, u] {
+      st.action = [&st, u]() -> absl::Status {
+        Client& c = st.client_();
+        v1::Limits current;
+        if (u->f.limits.any()) {
+          absl::StatusOr<v1::Limits> l =
+              CurrentLimits<v1::VirtualKey, v1::GetVirtualKeyRequest>(
+                  c, c.admin(), &v1::AdminService::Stub::GetVirtualKey, u->id);
+          if (!l.ok()) return l.status();
+          current = *l;
+        }
+        absl::StatusOr<v1::UpdateVirtualKeyRequest> req =
+            MakeUpdateVirtualKeyRequest(u->id, u->f, current, u->etag,
+                                        absl::Now());
+        if (!req.ok()) return req.status();
+        absl::StatusOr<v1::VirtualKey> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::UpdateVirtualKey, *req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp, RenderVirtualKey(*resp));
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    auto* req = st.Make<v1::DeleteVirtualKeyRequest>();
+    CLI::App* del = cmd->add_subcommand(
+        "delete", "delete a virtual key and its assignments");
+    del->add_option_function<std::string>(
+           "id", [req](const std::string& v) { req->set_id(v); },
+           "virtual key id")
+        ->required();
+    del->add_flag_callback(
+        "--force", [req] { req->set_force(true); }, "accepted for symmetry");
+    del->add_option_function<std::string>(
+        "--etag", [req](const std::string& v) { req->set_etag(v); },
+        "refuse (ABORTED) unless this is the current etag");
+    del->callback([&st, req] {
+      st.action = [&st, req]() -> absl::Status {
+        Client& c = st.client_();
+        absl::StatusOr<v1::DeleteVirtualKeyResponse> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::DeleteVirtualKey, *req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp,
+                 absl::StrCat("deleted virtual key ", req->id(),
+                              " (config revision ", resp->revision(), ")\n"));
+        return absl::OkStatus();
+      };
+    });
+  }
+}
+
+void AddAssignmentCommands(CLI::App& app, State& st) {
+  CLI::App* cmd = app.add_subcommand(
+      "assignment", "manage assignments (virtual key -> connection or model)");
+  cmd->alias("assignments");
+  cmd->require_subcommand(1);
+  {
+    auto* f = st.Make<AssignmentFlags>();
+    CLI::App* add = cmd->add_subcommand("add", "create an assignment");
+    Opt(add, "--vkey-id", f->virtual_key_id, "virtual key id")->required();
+    CLI::Option* conn =
+        Opt(add, "--conn-id", f->connection_id, "every model of a connection");
+    CLI::Option* model = Opt(add, "--model-id", f->model_id, "one model");
+    conn->excludes(model);
+    AddLimitFlags(add, f->limits);
+    add->callback([&st, f] {
+      st.action = [&st, f]() -> absl::Status {
+        absl::StatusOr<v1::CreateAssignmentRequest> req =
+            MakeCreateAssignmentRequest(*f);
+        if (!req.ok()) return req.status();
+        Client& c = st.client_();
+        absl::StatusOr<v1::Assignment> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::CreateAssignment, *req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp, RenderAssignment(*resp));
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    struct ListFlags {
+      PageFlags page;
+      std::string vkey_id;
+    };
+    auto* l = st.Make<ListFlags>();
+    CLI::App* list = cmd->add_subcommand("list", "list assignments");
+    AddPageFlags(list, l->page);
+    list->add_option("--vkey-id", l->vkey_id, "only this key's assignments");
+    list->callback([&st, l] {
+      st.action = [&st, l]() -> absl::Status {
+        Client& c = st.client_();
+        v1::ListAssignmentsRequest first;
+        first.set_virtual_key_id(l->vkey_id);
+        absl::StatusOr<v1::ListAssignmentsResponse> resp =
+            Paginate<v1::ListAssignmentsResponse>(
+                first, l->page,
+                [&c](const v1::ListAssignmentsRequest& r) {
+                  return c.Call(c.admin(),
+                                &v1::AdminService::Stub::ListAssignments, r);
+                },
+                [](v1::ListAssignmentsResponse& all,
+                   v1::ListAssignmentsResponse& p) {
+                  for (auto& x : *p.mutable_assignments()) {
+                    *all.add_assignments() = std::move(x);
+                  }
+                  all.set_next_page_token(p.next_page_token());
+                });
+        if (!resp.ok()) return resp.status();
+        std::string table = RenderAssignments(resp->assignments());
+        if (!resp->next_page_token().empty()) {
+          absl::StrAppend(&table, "next page token: ", resp->next_page_token(),
+                          "\n");
+        }
+        st.Print(*resp, table);
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    auto* id = st.Make<std::string>();
+    CLI::App* get = cmd->add_subcommand("get", "show one assignment");
+    get->add_option("id", *id, "assignment id (as_…)")->required();
+    get->callback([&st, id] {
+      st.action = [&st, id]() -> absl::Status {
+        v1::GetAssignmentRequest req;
+        req.set_id(*id);
+        Client& c = st.client_();
+        absl::StatusOr<v1::Assignment> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::GetAssignment, req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp, RenderAssignment(*resp));
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    struct UpdateFlags {
+      std::string id, etag;
+      AssignmentFlags f;
+    };
+    auto* u = st.Make<UpdateFlags>();
+    CLI::App* update =
+        cmd->add_subcommand("update", "change the target or the limits given");
+    update->add_option("id", u->id, "assignment id")->required();
+    CLI::Option* conn =
+        Opt(update, "--conn-id", u->f.connection_id, "new target connection");
+    CLI::Option* model =
+        Opt(update, "--model-id", u->f.model_id, "new target model");
+    conn->excludes(model);
+    AddLimitFlags(update, u->f.limits);
+    update->add_option("--etag", u->etag,
+                       "refuse (ABORTED) unless this is the current etag");
+    update->callback([&st, u] {
+      st.action = [&st, u]() -> absl::Status {
+        Client& c = st.client_();
+        v1::Limits current;
+        if (u->f.limits.any()) {
+          absl::StatusOr<v1::Limits> l =
+              CurrentLimits<v1::Assignment, v1::GetAssignmentRequest>(
+                  c, c.admin(), &v1::AdminService::Stub::GetAssignment, u->id);
+          if (!l.ok()) return l.status();
+          current = *l;
+        }
+        absl::StatusOr<v1::UpdateAssignmentRequest> req =
+            MakeUpdateAssignmentRequest(u->id, u->f, current, u->etag);
+        if (!req.ok()) return req.status();
+        absl::StatusOr<v1::Assignment> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::UpdateAssignment, *req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp, RenderAssignment(*resp));
+        return absl::OkStatus();
+      };
+    });
+  }
+  {
+    auto* req = st.Make<v1::DeleteAssignmentRequest>();
+    CLI::App* del = cmd->add_subcommand("delete", "delete an assignment");
+    del->add_option_function<std::string>(
+           "id", [req](const std::string& v) { req->set_id(v); },
+           "assignment id")
+        ->required();
+    del->add_flag_callback(
+        "--force", [req] { req->set_force(true); }, "accepted for symmetry");
+    del->add_option_function<std::string>(
+        "--etag", [req](const std::string& v) { req->set_etag(v); },
+        "refuse (ABORTED) unless this is the current etag");
+    del->callback([&st, req] {
+      st.action = [&st, req]() -> absl::Status {
+        Client& c = st.client_();
+        absl::StatusOr<v1::DeleteAssignmentResponse> resp =
+            c.Call(c.admin(), &v1::AdminService::Stub::DeleteAssignment, *req);
+        if (!resp.ok()) return resp.status();
+        st.Print(*resp,
+                 absl::StrCat("deleted assignment ", req->id(),
+                              " (config revision ", resp->revision(), ")\n"));
+        return absl::OkStatus();
+      };
+    });
+  }
+}
+
+void AddUsageCommand(CLI::App& app, State& st) {
+  auto* f = st.Make<UsageFlags>();
+  CLI::App* cmd = app.add_subcommand("usage", "usage totals or time series");
+  Opt(cmd, "--from", f->from,
+      "start: RFC 3339, a date, or a duration ago like -24h, -7d (default "
+      "-24h)");
+  Opt(cmd, "--to", f->to, "end (exclusive), same forms (default: now)");
+  Opt(cmd, "--by", f->by, "group by key,model,connection (comma-separated)");
+  Opt(cmd, "--granularity", f->granularity,
+      "hour|day for a time series (default: totals)")
+      ->check(CLI::IsMember({"hour", "day", "total"}));
+  Opt(cmd, "--vkey-id", f->virtual_key_id, "only this virtual key");
+  Opt(cmd, "--model", f->model, "only this model alias");
+  Opt(cmd, "--conn-id", f->connection_id, "only this connection");
+  cmd->callback([&st, f] {
+    st.action = [&st, f]() -> absl::Status {
+      absl::StatusOr<v1::QueryUsageRequest> req =
+          MakeQueryUsageRequest(*f, absl::Now());
+      if (!req.ok()) return req.status();
+      Client& c = st.client_();
+      absl::StatusOr<v1::QueryUsageResponse> resp =
+          Paginate<v1::QueryUsageResponse>(
+              *req, PageFlags(),
+              [&c](const v1::QueryUsageRequest& r) {
+                return c.Call(c.usage(), &v1::UsageService::Stub::QueryUsage,
+                              r);
+              },
+              [](v1::QueryUsageResponse& all, v1::QueryUsageResponse& p) {
+                for (auto& x : *p.mutable_rows())
+                  *all.add_rows() = std::move(x);
+              });
+      if (!resp.ok()) return resp.status();
+      st.Print(*resp, RenderUsage(*req, *resp));
+      return absl::OkStatus();
+    };
+  });
+}
+
+void AddFleetCommands(CLI::App& app, State& st) {
+  CLI::App* dp = app.add_subcommand("dataplanes", "data planes");
+  dp->alias("dataplane");
+  dp->require_subcommand(1);
+  CLI::App* list = dp->add_subcommand(
+      "list", "data planes known, with the config revision each acked");
+  list->callback([&st] {
+    st.action = [&st]() -> absl::Status {
+      Client& c = st.client_();
+      absl::StatusOr<v1::ListDataPlanesResponse> resp =
+          c.Call(c.admin(), &v1::AdminService::Stub::ListDataPlanes,
+                 v1::ListDataPlanesRequest());
+      if (!resp.ok()) return resp.status();
+      st.Print(*resp, RenderDataPlanes(*resp));
+      return absl::OkStatus();
+    };
+  });
+
+  CLI::App* rev = app.add_subcommand("revision", "the newest config revision");
+  rev->callback([&st] {
+    st.action = [&st]() -> absl::Status {
+      Client& c = st.client_();
+      absl::StatusOr<v1::GetConfigRevisionResponse> resp =
+          c.Call(c.admin(), &v1::AdminService::Stub::GetConfigRevision,
+                 v1::GetConfigRevisionRequest());
+      if (!resp.ok()) return resp.status();
+      st.Print(*resp, absl::StrCat(resp->revision(), "\n"));
+      return absl::OkStatus();
+    };
+  });
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  State st;
+  CLI::App app{
+      "llm-proxy: admin CLI of the llm-proxy control plane (gRPC "
+      "AdminService/UsageService)",
+      "llm-proxy"};
+  app.require_subcommand(1);
+  // Global flags may follow the verb: `llm-proxy connection list -o json`.
+  app.fallthrough();
+  app.footer(absl::StrCat(
+      "\nEvery global flag has an environment twin: LLMPROXY_SERVER, "
+      "LLMPROXY_ADMIN_TOKEN, LLMPROXY_OUTPUT.\n\n",
+      ExitCodeHelp()));
+  app.add_option("--server", st.global.server,
+                 "control plane gRPC address host:port")
+      ->envname("LLMPROXY_SERVER")
+      ->capture_default_str();
+  app.add_option("--admin-token", st.global.admin_token,
+                 "admin token, sent as 'authorization: Bearer …'")
+      ->envname("LLMPROXY_ADMIN_TOKEN");
+  app.add_option("-o,--output", st.global.output, "table|json")
+      ->envname("LLMPROXY_OUTPUT")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  app.add_option("--timeout", st.global.timeout_seconds,
+                 "seconds to wait for each call")
+      ->envname("LLMPROXY_TIMEOUT")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--tls", st.global.tls,
+               "use TLS (system CA roots) instead of plain text")
+      ->envname("LLMPROXY_TLS");
+
+  AddConnectionCommands(app, st);
+  AddModelCommands(app, st);
+  AddVirtualKeyCommands(app, st);
+  AddAssignmentCommands(app, st);
+  AddUsageCommand(app, st);
+  AddFleetCommands(app, st);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  if (!st.action) return kExitUsage;
+  absl::Status status = st.action();
+  if (!status.ok()) {
+    std::cout.flush();
+    std::cerr << FormatError(status) << "\n";
+    return ExitCodeFor(status);
+  }
+  return kExitOk;
+}
+
+}  // namespace llmproxy::cli

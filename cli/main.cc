@@ -1,0 +1,16 @@
+// llm-proxy: the admin CLI of llm-proxy (a gRPC client of the control plane).
+#include <exception>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/exit_code.h"
+
+int main(int argc, char** argv) {
+  try {
+    return llmproxy::cli::RunCli(argc, argv);
+  } catch (const std::exception& e) {
+    // Nothing should throw this far; say what did rather than abort.
+    std::cerr << "error: INTERNAL: " << e.what() << "\n";
+    return llmproxy::cli::kExitInternal;
+  }
+}
