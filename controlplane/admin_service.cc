@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "common/crypto/random.h"
 #include "common/crypto/sha256.h"
 #include "common/secret_mask.h"
@@ -555,8 +556,9 @@ grpc::Status AdminServiceImpl::ListDataPlanes(
             [](const v1::DataPlane& a, const v1::DataPlane& b) {
               return a.node_id() < b.node_id();
             });
+  const absl::Time now = absl::Now();
   for (v1::DataPlane& plane : *planes) {
-    plane.set_connected(publisher_.IsConnected(plane.node_id()));
+    plane.set_connected(publisher_.IsConnected(plane, now));
     *response->add_data_planes() = std::move(plane);
   }
   response->set_current_revision(*revision);

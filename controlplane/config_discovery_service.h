@@ -2,8 +2,8 @@
 
 #include <chrono>
 
-#include "common/crypto/secret_box.h"
 #include "controlplane/admin_auth.h"
+#include "controlplane/config_cache.h"
 #include "controlplane/config_publisher.h"
 #include "controlplane/metrics.h"
 #include "controlplane/store/store.h"
@@ -13,18 +13,30 @@ namespace llmproxy::controlplane {
 
 // ConfigDiscoveryService.StreamConfig: one long-lived stream per data plane.
 //
-// After the data plane's hello, the stream pushes a full snapshot of the
-// newest revision, then a new one whenever the ConfigPublisher reports that
-// the revision moved (or the fleet size changed, which fleet-wide limits
-// depend on). Each push reads the newest state, so a burst of changes is
-// coalesced. ACKs and NACKs are recorded in the store's fleet status.
+// The stream pushes one message at a time and waits for its ACK or NACK
+// before the next (changes that arrive meanwhile are coalesced into the next
+// push). What it pushes:
+//   * config at the newest revision S, when S is newer than what the data
+//     plane holds (its hello's applied_revision, then its ACKs):
+//       - a ConfigDelta {base_revision = held revision, upserted_* = the
+//         current rows of every resource changed since, deleted_*_ids} when
+//         the data plane holds a revision R <= S and the store's change log
+//         lists every change since R (at most 1,000 of them);
+//       - a full ConfigSnapshot otherwise: first contact, too far behind, R
+//         newer than the database (a reset), or after a NACKed delta.
+//     Both carry the current budget_spend and fleet_size.
+//   * a budget refresh when only the fleet figures changed: a ConfigDelta
+//     with base_revision == revision == the data plane's held revision and
+//     only budget_spend and fleet_size set.
+// A NACKed snapshot is not sent again; the next revision is tried (as a full
+// snapshot). ACKs and NACKs are recorded in the store's fleet status.
 //
 // Each stream holds two threads of the synchronous server: the handler writes
 // pushes while a reader thread consumes ACKs/NACKs.
 class ConfigDiscoveryServiceImpl final
     : public v1::ConfigDiscoveryService::Service {
  public:
-  ConfigDiscoveryServiceImpl(Store& store, const SecretBox& secret_box,
+  ConfigDiscoveryServiceImpl(Store& store, ConfigCache& cache,
                              const TokenAuthenticator& auth,
                              ConfigPublisher& publisher,
                              ControlPlaneMetrics& metrics);
@@ -36,7 +48,7 @@ class ConfigDiscoveryServiceImpl final
 
  private:
   Store& store_;
-  const SecretBox& secret_box_;
+  ConfigCache& cache_;
   const TokenAuthenticator& auth_;
   ConfigPublisher& publisher_;
   ControlPlaneMetrics& metrics_;

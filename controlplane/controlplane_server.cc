@@ -1,13 +1,16 @@
 #include "controlplane/controlplane_server.h"
 
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "controlplane/admin_auth.h"
 #include "controlplane/admin_service.h"
+#include "controlplane/config_cache.h"
 #include "controlplane/config_discovery_service.h"
 #include "controlplane/config_publisher.h"
 #include "controlplane/metrics.h"
+#include "controlplane/rpc_metrics.h"
 #include "controlplane/usage_service.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -28,12 +31,19 @@ ControlPlaneServer::ControlPlaneServer(ControlPlaneOptions options,
       metrics_(std::make_unique<ControlPlaneMetrics>(*registry_)),
       auth_(std::make_unique<TokenAuthenticator>(options_.admin_token,
                                                  options_.dataplane_token)),
+      cache_(std::make_unique<ConfigCache>(*store_, secret_box_)),
       publisher_(std::make_unique<ConfigPublisher>(
-          *store_, options_.revision_poll_interval, *metrics_)),
+          *store_, *cache_,
+          PublisherOptions{
+              .revision_poll_interval = options_.revision_poll_interval,
+              .listen_database_url = options_.listen_database_url,
+              .budget_refresh_interval = options_.budget_refresh_interval,
+              .heartbeat_interval = options_.heartbeat_interval},
+          *metrics_)),
       admin_service_(std::make_unique<AdminServiceImpl>(*store_, secret_box_,
                                                         *auth_, *publisher_)),
       config_service_(std::make_unique<ConfigDiscoveryServiceImpl>(
-          *store_, secret_box_, *auth_, *publisher_, *metrics_)),
+          *store_, *cache_, *auth_, *publisher_, *metrics_)),
       usage_service_(
           std::make_unique<UsageServiceImpl>(*store_, *auth_, *metrics_)) {}
 
@@ -50,6 +60,12 @@ absl::Status ControlPlaneServer::Start() {
   builder.RegisterService(admin_service_.get());
   builder.RegisterService(config_service_.get());
   builder.RegisterService(usage_service_.get());
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(
+      NewRpcMetricsInterceptorFactory(metrics_->rpc_duration));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();

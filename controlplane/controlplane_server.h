@@ -19,6 +19,7 @@ class Registry;
 namespace llmproxy::controlplane {
 
 class AdminServiceImpl;
+class ConfigCache;
 class ConfigDiscoveryServiceImpl;
 class ConfigPublisher;
 struct ControlPlaneMetrics;
@@ -35,6 +36,15 @@ struct ControlPlaneOptions {
   // Fallback poll of the store's revision, for changes made through other
   // control-plane replicas.
   std::chrono::milliseconds revision_poll_interval{500};
+  // PostgreSQL URL to LISTEN on for changes made through other replicas
+  // (instant; the poll above stays as the fallback). Empty: poll only.
+  std::string listen_database_url;
+  // How often budget spend and fleet size are recomputed and, when they
+  // changed, pushed to the data planes.
+  std::chrono::milliseconds budget_refresh_interval{1000};
+  // How often this replica refreshes the last contact of its connected data
+  // planes in the store (they count as connected for 3 heartbeats).
+  std::chrono::milliseconds heartbeat_interval{2000};
   // Where the control plane's metrics go (served on /metrics by main); a
   // private registry when null.
   std::shared_ptr<prometheus::Registry> registry;
@@ -75,6 +85,7 @@ class ControlPlaneServer {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<ControlPlaneMetrics> metrics_;
   std::unique_ptr<TokenAuthenticator> auth_;
+  std::unique_ptr<ConfigCache> cache_;
   std::unique_ptr<ConfigPublisher> publisher_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<ConfigDiscoveryServiceImpl> config_service_;

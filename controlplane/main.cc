@@ -42,6 +42,10 @@ struct Flags {
   std::string dataplane_token;
   std::string encryption_key;
   std::string log_level = "info";
+  int revision_poll_ms = 500;
+  bool config_listen = true;
+  int budget_refresh_ms = 1000;
+  int fleet_heartbeat_ms = 2000;
 };
 
 // Whether `address` ("host:port") only accepts local connections, where
@@ -155,6 +159,15 @@ int Run(const Flags& flags) {
   options.grpc_address = flags.grpc_address;
   options.admin_token = flags.admin_token;
   options.dataplane_token = flags.dataplane_token;
+  options.revision_poll_interval =
+      std::chrono::milliseconds(flags.revision_poll_ms);
+  options.budget_refresh_interval =
+      std::chrono::milliseconds(flags.budget_refresh_ms);
+  options.heartbeat_interval =
+      std::chrono::milliseconds(flags.fleet_heartbeat_ms);
+  if (flags.config_listen && !SqlitePath(flags.database_url)) {
+    options.listen_database_url = flags.database_url;
+  }
   if (options.admin_token.empty() && options.dataplane_token.empty()) {
     log::Warn(
         "no tokens set: gRPC calls are not authenticated (loopback only)");
@@ -231,6 +244,25 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", flags.log_level, "debug|info|warn|error")
       ->envname("LLMPROXY_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  app.add_option("--revision-poll-ms", flags.revision_poll_ms,
+                 "fallback poll of the config revision, for changes made "
+                 "through other replicas whose notification was missed")
+      ->envname("LLMPROXY_REVISION_POLL_MS")
+      ->check(CLI::Range(10, 600000));
+  app.add_option("--config-listen", flags.config_listen,
+                 "on PostgreSQL, LISTEN for other replicas' changes (false: "
+                 "rely on the revision poll only)")
+      ->envname("LLMPROXY_CONFIG_LISTEN");
+  app.add_option("--budget-refresh-ms", flags.budget_refresh_ms,
+                 "how often budget spend and fleet size are recomputed and "
+                 "pushed to data planes when they changed")
+      ->envname("LLMPROXY_BUDGET_REFRESH_MS")
+      ->check(CLI::Range(50, 600000));
+  app.add_option("--fleet-heartbeat-ms", flags.fleet_heartbeat_ms,
+                 "how often this replica refreshes its data planes' last "
+                 "contact; a data plane counts as connected for 3 of them")
+      ->envname("LLMPROXY_FLEET_HEARTBEAT_MS")
+      ->check(CLI::Range(100, 600000));
   CLI11_PARSE(app, argc, argv);
 
   // Block the shutdown signals before any thread exists (gRPC, HTTP, store)

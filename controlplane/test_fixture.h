@@ -1,14 +1,19 @@
 #pragma once
 
 // A real control plane for tests: the gRPC server on a free loopback port,
-// over an SQLite store in a fresh temporary directory, reached through real
-// gRPC stubs.
+// over an SQLite store in a fresh temporary directory (or, in subclasses, a
+// fresh PostgreSQL database), reached through real gRPC stubs. More replicas
+// over the same database start with AddReplica().
 
 #include <chrono>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/crypto/random.h"
 #include "common/crypto/secret_box.h"
@@ -29,41 +34,114 @@ namespace llmproxy::controlplane::testing {
 inline constexpr char kAdminToken[] = "admin-token-for-tests-0123456789";
 inline constexpr char kDataPlaneToken[] = "dataplane-token-for-tests-98765";
 
+// One control-plane replica: the server and stubs that reach it.
+struct Replica {
+  std::unique_ptr<ControlPlaneServer> server;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::AdminService::Stub> admin;
+  std::unique_ptr<v1::ConfigDiscoveryService::Stub> config;
+  std::unique_ptr<v1::UsageService::Stub> usage;
+};
+
+// The PostgreSQL server of the CTest fixture `postgres` (URL in the file
+// named by LLMPROXY_TEST_PG_URL_FILE), or "" when not set.
+inline std::string PostgresServerUrl() {
+  const char* file = std::getenv("LLMPROXY_TEST_PG_URL_FILE");
+  if (file == nullptr || *file == '\0') return "";
+  std::ifstream in(file);
+  std::string url;
+  std::getline(in, url);
+  return url;
+}
+
 class ControlPlaneTest : public ::testing::Test {
  protected:
   void SetUp() override {
     char dir_template[] = "/tmp/llmproxy-cp-test-XXXXXX";
     ASSERT_NE(mkdtemp(dir_template), nullptr);
     dir_ = dir_template;
-    absl::StatusOr<StorePtr> store =
-        OpenStore("sqlite://" + (dir_ / "test.db").string());
-    ASSERT_TRUE(store.ok()) << store.status();
-    ASSERT_TRUE((*store)->Migrate().ok());
-    absl::StatusOr<SecretBox> box =
-        SecretBox::FromKeyMaterial(RandomHex(SecretBox::kKeySize));
-    ASSERT_TRUE(box.ok());
+    ASSERT_NO_FATAL_FAILURE(database_url_ = CreateDatabase());
+    ASSERT_FALSE(database_url_.empty());
+    Replica first = StartReplica();
+    ASSERT_TRUE(first.server != nullptr);
+    server_ = std::move(first.server);
+    channel_ = std::move(first.channel);
+    admin_ = std::move(first.admin);
+    config_ = std::move(first.config);
+    usage_ = std::move(first.usage);
+  }
+
+  void TearDown() override {
+    for (Replica& replica : replicas_) {
+      if (replica.server) {
+        replica.server->Shutdown(std::chrono::milliseconds(500));
+      }
+    }
+    replicas_.clear();
+    if (server_) server_->Shutdown(std::chrono::milliseconds(500));
+    server_.reset();
+    DropDatabase();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // The database the replicas share: an SQLite file in the test's directory.
+  virtual std::string CreateDatabase() {
+    return "sqlite://" + (dir_ / "test.db").string();
+  }
+  virtual void DropDatabase() {}
+
+  // The options every replica starts with; tests may change them before
+  // StartReplica (the first replica starts in SetUp).
+  virtual ControlPlaneOptions Options() {
     ControlPlaneOptions options;
     options.grpc_address = "127.0.0.1:0";
     options.admin_token = kAdminToken;
     options.dataplane_token = kDataPlaneToken;
     options.revision_poll_interval = std::chrono::milliseconds(100);
-    options.registry = registry_;
-    server_ =
-        std::make_unique<ControlPlaneServer>(options, *std::move(store), *box);
-    ASSERT_TRUE(server_->Start().ok());
-    channel_ =
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
-                            grpc::InsecureChannelCredentials());
-    admin_ = v1::AdminService::NewStub(channel_);
-    config_ = v1::ConfigDiscoveryService::NewStub(channel_);
-    usage_ = v1::UsageService::NewStub(channel_);
+    options.budget_refresh_interval = std::chrono::milliseconds(200);
+    options.heartbeat_interval = std::chrono::milliseconds(200);
+    return options;
   }
 
-  void TearDown() override {
-    if (server_) server_->Shutdown(std::chrono::milliseconds(500));
-    server_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+  // Starts a control plane over the shared database (migrated here), with
+  // the same encryption key as the others. The first one registers its
+  // metrics in registry_; later ones in their own registries.
+  Replica StartReplica(std::optional<ControlPlaneOptions> custom = {}) {
+    Replica replica;
+    absl::StatusOr<StorePtr> store = OpenStore(database_url_);
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (!store.ok()) return replica;
+    EXPECT_TRUE((*store)->Migrate().ok());
+    absl::StatusOr<SecretBox> box = SecretBox::FromKeyMaterial(key_material_);
+    EXPECT_TRUE(box.ok());
+    ControlPlaneOptions options = custom ? *custom : Options();
+    if (!options.registry) {
+      options.registry =
+          started_ == 0 ? registry_ : std::make_shared<prometheus::Registry>();
+    }
+    ++started_;
+    replica.server =
+        std::make_unique<ControlPlaneServer>(options, *std::move(store), *box);
+    absl::Status started = replica.server->Start();
+    EXPECT_TRUE(started.ok()) << started;
+    if (!started.ok()) {
+      replica.server.reset();
+      return replica;
+    }
+    replica.channel = grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(replica.server->port()),
+        grpc::InsecureChannelCredentials());
+    replica.admin = v1::AdminService::NewStub(replica.channel);
+    replica.config = v1::ConfigDiscoveryService::NewStub(replica.channel);
+    replica.usage = v1::UsageService::NewStub(replica.channel);
+    return replica;
+  }
+
+  // Starts another replica that the fixture shuts down in TearDown.
+  Replica& AddReplica(std::optional<ControlPlaneOptions> options = {}) {
+    replicas_.push_back(StartReplica(std::move(options)));
+    return replicas_.back();
   }
 
   // A context carrying `token` as a bearer token ("" for none), with a
@@ -138,6 +216,10 @@ class ControlPlaneTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  std::string database_url_;
+  const std::string key_material_ = RandomHex(SecretBox::kKeySize);
+  int started_ = 0;
+  std::deque<Replica> replicas_;
   std::shared_ptr<prometheus::Registry> registry_ =
       std::make_shared<prometheus::Registry>();
   std::unique_ptr<ControlPlaneServer> server_;

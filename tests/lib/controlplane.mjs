@@ -210,8 +210,10 @@ export async function startControlplane(options = {}) {
       let result = cp.exited;
       if (!result && cp.proc) {
         cp.proc.kill('SIGTERM');
-        const timer = new Promise((r) => setTimeout(() => r(null), STOP_TIMEOUT_MS));
+        let handle;
+        const timer = new Promise((r) => { handle = setTimeout(() => r(null), STOP_TIMEOUT_MS); });
         result = await Promise.race([cp.exitPromise, timer]);
+        clearTimeout(handle); // a pending timer would keep the test process alive
         if (!result) {
           await kill(cp);
           throw new Error(`control plane did not stop within ${STOP_TIMEOUT_MS} ms of SIGTERM\n${cp.logText.slice(-3000)}`);
