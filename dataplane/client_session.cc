@@ -1,0 +1,479 @@
+#include "dataplane/client_session.h"
+
+#include <string>
+#include <utility>
+
+#include "boost/asio/as_tuple.hpp"
+#include "boost/asio/experimental/awaitable_operators.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "boost/asio/use_awaitable.hpp"
+#include "boost/beast/core.hpp"
+#include "boost/beast/http.hpp"
+#include "common/log.h"
+#include "dataplane/ascii.h"
+#include "dataplane/deployment_selector.h"
+#include "dataplane/request_id.h"
+#include "dataplane/sse_parser.h"
+#include "dataplane/virtual_key_auth.h"
+
+namespace llmproxy::dataplane {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kHeaderLimit = 64 * 1024;
+// Bytes of a pipelined next request the watcher may buffer while waiting.
+constexpr std::size_t kMaxPipelined = 1 << 20;
+
+// Upstream response headers not to copy to the client: hop-by-hop ones, the
+// framing the proxy redoes itself, and the upstream's own request id.
+bool IsHopHeader(std::string_view name) {
+  static constexpr std::string_view kDropped[] = {
+      "connection",        "keep-alive", "proxy-authenticate",
+      "proxy-connection",  "te",         "trailer",
+      "transfer-encoding", "upgrade",    "content-length",
+      "x-request-id",
+  };
+  for (std::string_view d : kDropped) {
+    if (EqualsIgnoreCase(name, d)) return true;
+  }
+  return false;
+}
+
+template <class Message>
+void CopyUpstreamHeaders(const http::fields& from, Message& to) {
+  for (const auto& field : from) {
+    if (IsHopHeader(field.name_string())) continue;
+    to.insert(field.name_string(), field.value());
+  }
+}
+
+}  // namespace
+
+ClientSession::ClientSession(tcp::socket socket, SessionSettings& settings,
+                             SessionWorker& worker)
+    : stream_(std::move(socket)), settings_(settings), worker_(worker) {
+  settings_.active_sessions.fetch_add(1);
+  worker_.sessions.insert(this);
+}
+
+ClientSession::~ClientSession() {
+  worker_.sessions.erase(this);
+  settings_.active_sessions.fetch_sub(1);
+}
+
+void ClientSession::CloseIfIdle() {
+  if (!idle_) return;
+  beast::error_code ec;
+  stream_.socket().cancel(ec);
+  stream_.socket().close(ec);
+}
+
+void ClientSession::Abort() {
+  if (exchange_ != nullptr) exchange_->Cancel();
+  beast::error_code ec;
+  stream_.socket().cancel(ec);
+  stream_.socket().close(ec);
+}
+
+asio::awaitable<void> ClientSession::Run() {
+  beast::error_code ec;
+  stream_.socket().set_option(tcp::no_delay(true), ec);
+  try {
+    while (!settings_.stopping.load()) {
+      if (!co_await ServeOne()) break;
+    }
+  } catch (const std::exception& e) {
+    log::Debug("client session ended", {{"error", e.what()}});
+  }
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.socket().close(ec);
+}
+
+asio::awaitable<bool> ClientSession::ServeOne() {
+  idle_ = true;
+  parser_.emplace();
+  parser_->header_limit(kHeaderLimit);
+  parser_->body_limit(settings_.max_body_bytes);
+  stream_.expires_after(settings_.idle_timeout);
+  auto [hec, hn] =
+      co_await http::async_read_header(stream_, buffer_, *parser_, kUseTuple);
+  idle_ = false;
+  started_ = std::chrono::steady_clock::now();
+  response_started_ = false;
+  client_gone_ = false;
+  model_.clear();
+  deployment_id_.clear();
+  key_id_.clear();
+  key_name_.clear();
+  provider_.clear();
+  ttft_seconds_ = -1;
+  if (hec == http::error::body_limit) {
+    // Beast checks Content-Length against the body limit with the header.
+    request_id_ = RequestIdFor("");
+    method_ = "-";
+    path_ = "-";
+    keep_alive_ = false;
+    head_ = false;
+    co_await WriteError(RequestTooLarge(settings_.max_body_bytes));
+    co_return false;
+  }
+  if (hec) {
+    if (hec.category() ==
+            http::make_error_code(http::error::bad_target).category() &&
+        hec != http::error::end_of_stream) {
+      // Malformed request line or headers: say so, then hang up.
+      request_id_ = RequestIdFor("");
+      method_ = "-";
+      path_ = "-";
+      keep_alive_ = false;
+      head_ = false;
+      co_await WriteError(
+          BadRequest("Malformed HTTP request: " + hec.message()));
+    }
+    co_return false;
+  }
+  Request& header = parser_->get();
+  request_id_ = RequestIdFor(header["x-request-id"]);
+  method_ = std::string(header.method_string());
+  path_ = std::string(header.target().substr(0, header.target().find('?')));
+  head_ = header.method() == http::verb::head;
+  keep_alive_ = header.keep_alive();
+
+  if (auto length = parser_->content_length();
+      length && *length > settings_.max_body_bytes) {
+    // Refuse before reading the body; the unread body makes the connection
+    // unusable for another request.
+    keep_alive_ = false;
+    co_await WriteError(RequestTooLarge(settings_.max_body_bytes));
+    co_return false;
+  }
+  if (EqualsIgnoreCase(header[http::field::expect], "100-continue")) {
+    http::response<http::empty_body> cont{http::status::continue_, 11};
+    stream_.expires_after(settings_.idle_timeout);
+    auto [cec, cn] = co_await http::async_write(stream_, cont, kUseTuple);
+    if (cec) co_return false;
+  }
+  stream_.expires_after(settings_.idle_timeout);
+  auto [bec, bn] =
+      co_await http::async_read(stream_, buffer_, *parser_, kUseTuple);
+  if (bec == http::error::body_limit) {
+    keep_alive_ = false;
+    co_await WriteError(RequestTooLarge(settings_.max_body_bytes));
+    co_return false;
+  }
+  if (bec) co_return false;
+  stream_.expires_never();
+  if (settings_.stopping.load()) keep_alive_ = false;
+  co_await Dispatch(parser_->get());
+  co_return keep_alive_ && !client_gone_;
+}
+
+asio::awaitable<void> ClientSession::Dispatch(Request& request) {
+  const std::string_view api_key =
+      ExtractApiKey([&](std::string_view name) -> std::string_view {
+        auto it = request.find(name);
+        return it == request.end() ? std::string_view()
+                                   : std::string_view(it->value());
+      });
+  ClientRequest client{request.method_string(), request.target(), api_key,
+                       request.body()};
+  // The one snapshot reference this request uses from start to end.
+  ConfigSnapshotPtr snapshot = settings_.holder.Get();
+  HandlerResult result =
+      HandleClientRequest(client, snapshot, settings_.handler,
+                          std::chrono::system_clock::now(), FastRandomBelow);
+  if (auto* direct = std::get_if<DirectResponse>(&result)) {
+    co_await WriteDirect(*direct);
+    co_return;
+  }
+  ProxyPlan& plan = std::get<ProxyPlan>(result);
+  model_ = plan.alias;
+  key_id_ = plan.virtual_key_id;
+  key_name_ = plan.virtual_key_name;
+  // The body is no longer needed once spliced into each attempt.
+  request.body().clear();
+  request.body().shrink_to_fit();
+  if (settings_.metrics != nullptr) settings_.metrics->AddActiveRequests(1);
+  co_await Proxy(plan);
+  if (settings_.metrics != nullptr) settings_.metrics->AddActiveRequests(-1);
+}
+
+asio::awaitable<void> ClientSession::WriteDirect(const DirectResponse& direct) {
+  http::response<http::string_body> res{
+      static_cast<http::status>(direct.status), 11};
+  res.set(http::field::content_type, "application/json");
+  res.set("x-request-id", request_id_);
+  for (const auto& [name, value] : direct.headers) res.set(name, value);
+  res.body() = direct.body;
+  res.keep_alive(keep_alive_);
+  res.prepare_payload();
+  if (head_) res.body().clear();
+  response_started_ = true;
+  stream_.expires_after(settings_.idle_timeout);
+  auto [ec, n] = co_await http::async_write(stream_, res, kUseTuple);
+  if (ec) client_gone_ = true;
+  LogRequest(direct.status);
+}
+
+asio::awaitable<void> ClientSession::WriteError(const ApiError& error) {
+  co_await WriteDirect(ErrorResponse(error));
+}
+
+asio::awaitable<void> ClientSession::Proxy(ProxyPlan& plan) {
+  using namespace asio::experimental::awaitable_operators;
+  co_await (ProxyAttempts(plan) || WatchClient());
+  if (client_gone_ && !response_started_) {
+    // Nginx's convention for "client closed the request".
+    LogRequest(499);
+  }
+  exchange_.reset();
+}
+
+asio::awaitable<void> ClientSession::WatchClient() {
+  auto& socket = stream_.socket();
+  while (true) {
+    if (buffer_.size() >= kMaxPipelined) {
+      // Enough of a pipelined request is buffered; just wait to be cancelled.
+      asio::steady_timer forever(socket.get_executor(),
+                                 asio::steady_timer::time_point::max());
+      co_await forever.async_wait(kUseTuple);
+      co_return;
+    }
+    auto [ec, n] =
+        co_await socket.async_read_some(buffer_.prepare(4096), kUseTuple);
+    if (ec) {
+      if (ec != asio::error::operation_aborted) {
+        client_gone_ = true;
+        if (exchange_ != nullptr) exchange_->Cancel();
+      }
+      co_return;
+    }
+    // A pipelined next request: keep it for the next ServeOne.
+    buffer_.commit(n);
+  }
+}
+
+asio::awaitable<void> ClientSession::ProxyAttempts(ProxyPlan& plan) {
+  for (std::size_t i = 0; i < plan.attempts.size(); ++i) {
+    ProxyAttempt& attempt = plan.attempts[i];
+    const bool last = i + 1 == plan.attempts.size();
+    const ConnectionInfo& connection = *attempt.deployment->connection;
+    UpstreamTimeouts timeouts = settings_.upstream;
+    if (connection.timeout_ms > 0) {
+      timeouts.first_byte = std::chrono::milliseconds(connection.timeout_ms);
+    }
+    deployment_id_ = attempt.deployment->model_id;
+    provider_ = connection.provider;
+    exchange_ = std::make_unique<UpstreamExchange>(*worker_.pool, timeouts);
+    UpstreamFailure failure =
+        co_await exchange_->Start(attempt.request, std::move(attempt.body));
+    if (failure == UpstreamFailure::kCancelled || client_gone_) co_return;
+    const bool retryable =
+        failure == UpstreamFailure::kConnect ||
+        failure == UpstreamFailure::kConnectTimeout ||
+        (failure == UpstreamFailure::kNone && exchange_->status() >= 500);
+    if (settings_.metrics != nullptr) {
+      switch (failure) {
+        case UpstreamFailure::kNone:
+          if (exchange_->status() >= 500) {
+            settings_.metrics->RecordUpstreamError(provider_, "status_5xx");
+          }
+          break;
+        case UpstreamFailure::kConnect:
+          settings_.metrics->RecordUpstreamError(provider_, "connect");
+          break;
+        case UpstreamFailure::kConnectTimeout:
+        case UpstreamFailure::kTimeout:
+          settings_.metrics->RecordUpstreamError(provider_, "timeout");
+          break;
+        case UpstreamFailure::kBadResponse:
+          settings_.metrics->RecordUpstreamError(provider_, "protocol");
+          break;
+        case UpstreamFailure::kCancelled:
+          break;
+      }
+    }
+    if (retryable && !last) {
+      if (settings_.metrics != nullptr) {
+        settings_.metrics->RecordUpstreamRetry(provider_);
+      }
+      log::Warn("upstream attempt failed; trying the next deployment",
+                {{"request_id", request_id_},
+                 {"model_id", deployment_id_},
+                 {"connection_id", connection.id},
+                 {"status", failure == UpstreamFailure::kNone
+                                ? std::to_string(exchange_->status())
+                                : exchange_->error_detail()}});
+      exchange_.reset();
+      continue;
+    }
+    if (failure != UpstreamFailure::kNone) {
+      log::Warn("upstream request failed",
+                {{"request_id", request_id_},
+                 {"model_id", deployment_id_},
+                 {"connection_id", connection.id},
+                 {"error", exchange_->error_detail()}});
+    }
+    switch (failure) {
+      case UpstreamFailure::kNone:
+        break;
+      case UpstreamFailure::kConnect:
+        co_await WriteError(UpstreamConnectFailed(
+            "Could not connect to the provider of model '" + plan.alias +
+            "'."));
+        co_return;
+      case UpstreamFailure::kConnectTimeout:
+      case UpstreamFailure::kTimeout:
+        co_await WriteError(UpstreamTimeout("The provider of model '" +
+                                            plan.alias +
+                                            "' did not answer in "
+                                            "time."));
+        co_return;
+      default:
+        co_await WriteError(BadUpstreamResponse("The provider of model '" +
+                                                plan.alias +
+                                                "' sent a broken response."));
+        co_return;
+    }
+    const int status = exchange_->status();
+    std::string_view content_type =
+        exchange_->headers()[http::field::content_type];
+    if (StartsWithIgnoreCase(content_type, "text/event-stream")) {
+      if (settings_.metrics != nullptr) settings_.metrics->AddActiveStreams(1);
+      co_await RelayStream(status, plan.strip_usage_chunk);
+      if (settings_.metrics != nullptr) settings_.metrics->AddActiveStreams(-1);
+      // Logged (and counted) once the stream is over.
+      LogRequest(status);
+    } else {
+      co_await RelayWhole(status);
+    }
+    co_return;
+  }
+}
+
+asio::awaitable<void> ClientSession::RelayWhole(int status) {
+  absl::StatusOr<std::string> body =
+      co_await exchange_->ReadAll(settings_.max_upstream_body_bytes);
+  if (!body.ok()) {
+    if (exchange_->last_failure() == UpstreamFailure::kCancelled) co_return;
+    if (exchange_->last_failure() == UpstreamFailure::kTimeout) {
+      co_await WriteError(UpstreamTimeout("The provider stopped answering."));
+    } else {
+      co_await WriteError(
+          BadUpstreamResponse("The provider sent a broken response."));
+    }
+    co_return;
+  }
+  http::response<http::string_body> res{static_cast<http::status>(status), 11};
+  CopyUpstreamHeaders(exchange_->headers(), res);
+  res.set("x-request-id", request_id_);
+  res.body() = *std::move(body);
+  res.keep_alive(keep_alive_);
+  res.prepare_payload();
+  response_started_ = true;
+  stream_.expires_after(settings_.idle_timeout);
+  auto [ec, n] = co_await http::async_write(stream_, res, kUseTuple);
+  stream_.expires_never();
+  if (ec) client_gone_ = true;
+  LogRequest(status);
+}
+
+asio::awaitable<void> ClientSession::RelayStream(int status, bool strip_usage) {
+  http::response<http::empty_body> res{static_cast<http::status>(status), 11};
+  CopyUpstreamHeaders(exchange_->headers(), res);
+  res.set("x-request-id", request_id_);
+  res.set(http::field::cache_control, "no-cache");
+  res.keep_alive(keep_alive_);
+  res.chunked(true);
+  http::response_serializer<http::empty_body> serializer{res};
+  response_started_ = true;
+  stream_.expires_after(settings_.idle_timeout);
+  auto [hec, hn] =
+      co_await http::async_write_header(stream_, serializer, kUseTuple);
+  if (hec) {
+    client_gone_ = true;
+    exchange_->Cancel();
+    co_return;
+  }
+  SseParser parser;
+  std::string chunk(16384, '\0');
+  while (true) {
+    absl::StatusOr<std::size_t> n =
+        co_await exchange_->ReadSome(chunk.data(), chunk.size());
+    if (!n.ok()) {
+      // The status line is gone already: end the response without its final
+      // chunk, so the client sees a truncated stream rather than a clean end.
+      log::Warn("upstream stream broke",
+                {{"request_id", request_id_},
+                 {"error", std::string(n.status().message())}});
+      keep_alive_ = false;
+      co_return;
+    }
+    if (*n == 0) break;
+    // Relay each complete event the moment it is complete; one write per
+    // event, and TCP_NODELAY sends it without waiting for more.
+    for (SseEvent& event : parser.Feed(std::string_view(chunk.data(), *n))) {
+      if (strip_usage && IsUsageOnlyChunk(event.data)) continue;
+      if (ttft_seconds_ < 0) {
+        ttft_seconds_ = std::chrono::duration<double>(
+                            std::chrono::steady_clock::now() - started_)
+                            .count();
+      }
+      stream_.expires_after(settings_.idle_timeout);
+      auto [wec, wn] = co_await asio::async_write(
+          stream_, http::make_chunk(asio::buffer(event.raw)), kUseTuple);
+      if (wec) {
+        client_gone_ = true;
+        exchange_->Cancel();
+        co_return;
+      }
+    }
+  }
+  std::string rest = parser.TakeRemainder();
+  if (!rest.empty()) {
+    stream_.expires_after(settings_.idle_timeout);
+    auto [rec, rn] = co_await asio::async_write(
+        stream_, http::make_chunk(asio::buffer(rest)), kUseTuple);
+    if (rec) {
+      client_gone_ = true;
+      co_return;
+    }
+  }
+  stream_.expires_after(settings_.idle_timeout);
+  auto [lec, ln] =
+      co_await asio::async_write(stream_, http::make_chunk_last(), kUseTuple);
+  stream_.expires_never();
+  if (lec) client_gone_ = true;
+}
+
+void ClientSession::LogRequest(int status) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - started_)
+                .count();
+  if (settings_.metrics != nullptr) {
+    DataplaneMetrics::RequestOutcome outcome;
+    outcome.virtual_key = key_name_;
+    outcome.model = model_;
+    outcome.provider = provider_;
+    outcome.http_status = status;
+    outcome.duration_seconds = ms / 1000.0;
+    outcome.time_to_first_token_seconds = ttft_seconds_;
+    settings_.metrics->RecordRequest(outcome);
+  }
+  log::Info("request", {{"request_id", request_id_},
+                        {"method", method_},
+                        {"path", path_},
+                        {"status", std::to_string(status)},
+                        {"model", model_},
+                        {"model_id", deployment_id_},
+                        {"virtual_key_id", key_id_},
+                        {"latency_ms", std::to_string(ms)}});
+}
+
+}  // namespace llmproxy::dataplane

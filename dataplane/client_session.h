@@ -1,0 +1,117 @@
+#pragma once
+
+// Included only by the Beast translation units (client_session.cc,
+// http_server.cc).
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+
+#include "boost/asio/awaitable.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/core/tcp_stream.hpp"
+#include "boost/beast/http/parser.hpp"
+#include "boost/beast/http/string_body.hpp"
+#include "dataplane/metrics/dataplane_metrics.h"
+#include "dataplane/request_handler.h"
+#include "dataplane/snapshot_holder.h"
+#include "dataplane/upstream_client.h"
+
+namespace llmproxy::dataplane {
+
+// What every session shares: read-only settings plus a few atomics.
+struct SessionSettings {
+  explicit SessionSettings(SnapshotHolder& h) : holder(h) {}
+  SnapshotHolder& holder;
+  HandlerOptions handler;
+  std::size_t max_body_bytes = 10 << 20;
+  // Keep-alive idle time, and the deadline for reading a request's header
+  // and (separately) its body, so a slow client cannot pin a connection.
+  std::chrono::milliseconds idle_timeout{60000};
+  UpstreamTimeouts upstream;
+  // Upper bound on a non-streamed upstream response held in memory.
+  std::size_t max_upstream_body_bytes = 64 << 20;
+  DataplaneMetrics* metrics = nullptr;  // optional
+  std::atomic<bool> stopping{false};
+  std::atomic<int> active_sessions{0};
+};
+
+class ClientSession;
+
+// Per I/O thread: its upstream pool and its live sessions (touched only on
+// that thread).
+struct SessionWorker {
+  UpstreamPool* pool = nullptr;
+  std::unordered_set<ClientSession*> sessions;
+};
+
+// One client connection: reads requests one after another (keep-alive),
+// answers errors and /v1/models itself, and proxies the rest upstream.
+class ClientSession {
+ public:
+  ClientSession(boost::asio::ip::tcp::socket socket, SessionSettings& settings,
+                SessionWorker& worker);
+  ~ClientSession();
+
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  boost::asio::awaitable<void> Run();
+
+  // Shutdown: closes the connection now if it is between requests; a busy
+  // one closes after its current response.
+  void CloseIfIdle();
+  // End of the shutdown grace period: closes the connection and cancels the
+  // upstream request, whatever state it is in.
+  void Abort();
+
+ private:
+  using Request = boost::beast::http::request<boost::beast::http::string_body>;
+
+  // Serves one request; false when the connection must close afterwards.
+  boost::asio::awaitable<bool> ServeOne();
+  boost::asio::awaitable<void> Dispatch(Request& request);
+  boost::asio::awaitable<void> WriteDirect(const DirectResponse& response);
+  boost::asio::awaitable<void> WriteError(const ApiError& error);
+  boost::asio::awaitable<void> Proxy(ProxyPlan& plan);
+  boost::asio::awaitable<void> ProxyAttempts(ProxyPlan& plan);
+  boost::asio::awaitable<void> RelayStream(int status, bool strip_usage);
+  boost::asio::awaitable<void> RelayWhole(int status);
+  // Watches the client socket while a request is upstream: if the client
+  // disconnects, the upstream exchange is cancelled.
+  boost::asio::awaitable<void> WatchClient();
+  void LogRequest(int status);
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  SessionSettings& settings_;
+  SessionWorker& worker_;
+  std::optional<
+      boost::beast::http::request_parser<boost::beast::http::string_body>>
+      parser_;
+  bool idle_ = true;
+
+  // Per request.
+  std::string request_id_;
+  std::string method_;
+  std::string path_;
+  std::string model_;
+  std::string deployment_id_;
+  std::string key_id_;
+  std::string key_name_;
+  std::string provider_;
+  bool keep_alive_ = true;
+  bool head_ = false;
+  bool response_started_ = false;
+  bool client_gone_ = false;
+  std::chrono::steady_clock::time_point started_;
+  double ttft_seconds_ = -1;  // first SSE event relayed; -1 if none
+  std::unique_ptr<UpstreamExchange> exchange_;
+};
+
+}  // namespace llmproxy::dataplane

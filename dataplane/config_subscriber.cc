@@ -1,0 +1,169 @@
+#include "dataplane/config_subscriber.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <random>
+
+#include "common/log.h"
+#include "dataplane/config_delta.h"
+#include "llmproxy/v1/config_service.grpc.pb.h"
+
+namespace llmproxy::dataplane {
+
+ConfigSubscriber::ConfigSubscriber(ConfigSubscriberOptions options,
+                                   SnapshotHolder& holder,
+                                   const SnapshotFile* file)
+    : options_(std::move(options)), holder_(holder), file_(file) {}
+
+ConfigSubscriber::~ConfigSubscriber() { Stop(); }
+
+void ConfigSubscriber::Seed(v1::ConfigSnapshot snapshot) {
+  holder_.Set(ConfigSnapshot::Build(snapshot));
+  applied_revision_.store(snapshot.revision());
+  if (options_.on_applied) options_.on_applied(snapshot.revision());
+  current_ = std::move(snapshot);
+}
+
+absl::Status ConfigSubscriber::Apply(const v1::StreamConfigResponse& push) {
+  v1::ConfigSnapshot next;
+  if (push.has_snapshot()) {
+    next = push.snapshot();
+    next.set_revision(push.revision());
+  } else if (push.has_delta()) {
+    if (!current_.has_value()) {
+      return absl::FailedPreconditionError(
+          "received a delta but no snapshot is applied");
+    }
+    auto merged = ApplyConfigDelta(*current_, push.delta(), push.revision());
+    if (!merged.ok()) return merged.status();
+    next = *std::move(merged);
+  } else {
+    return absl::InvalidArgumentError(
+        "push carries neither snapshot nor delta");
+  }
+  holder_.Set(ConfigSnapshot::Build(next));
+  applied_revision_.store(next.revision());
+  if (options_.on_applied) options_.on_applied(next.revision());
+  if (file_ != nullptr) {
+    absl::Status saved = file_->Save(next);
+    if (!saved.ok()) {
+      // Serving the new config matters more than persisting it; the next
+      // push will try again.
+      log::Warn("cannot persist the config snapshot",
+                {{"error", std::string(saved.message())}});
+    }
+  }
+  current_ = std::move(next);
+  return absl::OkStatus();
+}
+
+void ConfigSubscriber::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ConfigSubscriber::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    if (active_context_ != nullptr) active_context_->TryCancel();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool ConfigSubscriber::SleepFor(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, d, [this] { return stopping_; });
+  return !stopping_;
+}
+
+void ConfigSubscriber::Run() {
+  if (options_.addresses.empty()) {
+    log::Warn("no control-plane address; serving the persisted config only");
+    return;
+  }
+  std::mt19937_64 rng{std::random_device{}()};
+  std::chrono::milliseconds backoff = options_.initial_backoff;
+  std::size_t next_address = 0;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    const std::string& address =
+        options_.addresses[next_address++ % options_.addresses.size()];
+    auto started = std::chrono::steady_clock::now();
+    RunStream(address);
+    // A stream that lived a while was healthy: start the backoff over.
+    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(30)) {
+      backoff = options_.initial_backoff;
+    }
+    // Full jitter in [backoff/2, backoff], so a fleet does not reconnect in
+    // lockstep after a control-plane restart.
+    auto half = backoff.count() / 2;
+    std::chrono::milliseconds delay(
+        half + static_cast<int64_t>(rng() % static_cast<uint64_t>(half + 1)));
+    if (!SleepFor(delay)) return;
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+void ConfigSubscriber::RunStream(const std::string& address) {
+  auto channel =
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto stub = v1::ConfigDiscoveryService::NewStub(channel);
+  grpc::ClientContext context;
+  if (!options_.dataplane_token.empty()) {
+    context.AddMetadata("authorization", "Bearer " + options_.dataplane_token);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    active_context_ = &context;
+  }
+  auto stream = stub->StreamConfig(&context);
+  v1::StreamConfigRequest hello;
+  hello.set_node_id(options_.node_id);
+  hello.set_address(options_.advertised_address);
+  hello.set_applied_revision(applied_revision_.load());
+  hello.set_version(options_.version);
+  if (stream->Write(hello)) {
+    log::Info("config stream open", {{"controlplane", address}});
+    v1::StreamConfigResponse push;
+    while (stream->Read(&push)) {
+      absl::Status applied = Apply(push);
+      if (options_.on_push) options_.on_push(applied.ok());
+      v1::StreamConfigRequest answer;
+      answer.set_node_id(options_.node_id);
+      answer.set_address(options_.advertised_address);
+      answer.set_applied_revision(applied_revision_.load());
+      answer.set_response_revision(push.revision());
+      answer.set_version(options_.version);
+      std::string revision = std::to_string(push.revision());
+      if (applied.ok()) {
+        log::Info("config applied", {{"revision", revision}});
+      } else {
+        answer.set_error_detail(std::string(applied.message()));
+        log::Warn("config rejected",
+                  {{"revision", revision},
+                   {"error", std::string(applied.message())}});
+      }
+      if (!stream->Write(answer)) break;
+    }
+  }
+  stream->WritesDone();
+  grpc::Status status = stream->Finish();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    active_context_ = nullptr;
+  }
+  if (!status.ok()) {
+    log::Warn("config stream closed",
+              {{"controlplane", address},
+               {"code", std::to_string(static_cast<int>(status.error_code()))},
+               {"error", status.error_message()}});
+  }
+}
+
+}  // namespace llmproxy::dataplane

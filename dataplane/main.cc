@@ -1,0 +1,239 @@
+// llm-proxy-dataplane: the OpenAI-compatible proxy. Serves client traffic
+// from an in-memory config snapshot that the control plane pushes (and that
+// survives restarts on disk), so the hot path never waits on the control
+// plane.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/admin_http_server.h"
+#include "common/crypto/sha256.h"
+#include "common/log.h"
+#include "dataplane/config_subscriber.h"
+#include "dataplane/http_server.h"
+#include "dataplane/metrics/dataplane_metrics.h"
+#include "dataplane/snapshot_file.h"
+#include "dataplane/snapshot_holder.h"
+#include "prometheus/registry.h"
+
+#ifndef LLMPROXY_VERSION
+#define LLMPROXY_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using llmproxy::dataplane::ConfigSubscriber;
+using llmproxy::dataplane::ConfigSubscriberOptions;
+using llmproxy::dataplane::HttpServer;
+using llmproxy::dataplane::HttpServerOptions;
+using llmproxy::dataplane::SnapshotFile;
+using llmproxy::dataplane::SnapshotHolder;
+namespace log = llmproxy::log;
+
+constexpr auto kShutdownGrace = std::chrono::seconds(30);
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "dataplane";
+  return name;
+}
+
+struct Flags {
+  std::string listen_address = "0.0.0.0:8080";
+  std::string admin_address = "0.0.0.0:9090";
+  std::string controlplane_address = "127.0.0.1:50051";
+  std::string dataplane_token;
+  std::string node_id;
+  int threads = 0;
+  std::string snapshot_path = "data/dataplane-snapshot.bin";
+  std::string encryption_key;
+  std::string master_key;
+  int64_t max_body_bytes = 10485760;
+  int64_t upstream_connect_timeout_ms = 5000;
+  int64_t upstream_timeout_ms = 600000;
+  int64_t idle_timeout_ms = 60000;
+  std::string log_level = "info";
+};
+
+int Serve(const Flags& flags) {
+  if (!log::SetMinLevel(flags.log_level)) {
+    std::cerr << "--log-level must be debug, info, warn or error\n";
+    return 2;
+  }
+  // Signals are taken by sigwait below; block them before any thread starts
+  // so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  SnapshotHolder holder;
+  auto box = llmproxy::dataplane::LoadOrCreateSnapshotKey(
+      flags.encryption_key, flags.snapshot_path + ".key");
+  if (!box.ok()) {
+    log::Error("unusable snapshot encryption key",
+               {{"error", std::string(box.status().message())}});
+    return 1;
+  }
+  SnapshotFile file(flags.snapshot_path, *std::move(box));
+
+  ConfigSubscriberOptions sub;
+  std::vector<std::string> addresses =
+      absl::StrSplit(flags.controlplane_address, ',', absl::SkipEmpty());
+  for (std::string& a : addresses) {
+    absl::StripAsciiWhitespace(&a);
+    if (!a.empty()) sub.addresses.push_back(a);
+  }
+  sub.dataplane_token = flags.dataplane_token;
+  sub.node_id = flags.node_id.empty() ? HostName() : flags.node_id;
+  sub.advertised_address = flags.listen_address;
+  sub.version = LLMPROXY_VERSION;
+  auto registry = std::make_shared<prometheus::Registry>();
+  llmproxy::dataplane::DataplaneMetrics metrics(*registry);
+  sub.on_applied = [&metrics](int64_t revision) {
+    metrics.SetConfigRevision(revision);
+  };
+  sub.on_push = [&metrics](bool accepted) {
+    metrics.RecordConfigPush(accepted);
+  };
+  ConfigSubscriber subscriber(sub, holder, &file);
+
+  auto persisted = file.Load();
+  if (persisted.ok()) {
+    std::string revision = std::to_string(persisted->revision());
+    subscriber.Seed(*std::move(persisted));
+    log::Info("serving the persisted config until the control plane answers",
+              {{"revision", revision}, {"path", flags.snapshot_path}});
+  } else if (!absl::IsNotFound(persisted.status())) {
+    log::Warn("ignoring the persisted config",
+              {{"error", std::string(persisted.status().message())}});
+  }
+
+  llmproxy::AdminHttpServer admin(flags.admin_address, registry,
+                                  [&holder] { return holder.loaded(); });
+  if (absl::Status s = admin.Start(); !s.ok()) {
+    log::Error("cannot start the admin endpoint",
+               {{"error", std::string(s.message())}});
+    return 1;
+  }
+
+  HttpServerOptions options;
+  options.listen_address = flags.listen_address;
+  options.threads =
+      flags.threads > 0
+          ? flags.threads
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.max_body_bytes = static_cast<std::size_t>(flags.max_body_bytes);
+  options.idle_timeout = std::chrono::milliseconds(flags.idle_timeout_ms);
+  options.upstream_connect_timeout =
+      std::chrono::milliseconds(flags.upstream_connect_timeout_ms);
+  options.upstream_first_byte_timeout =
+      std::chrono::milliseconds(flags.upstream_timeout_ms);
+  if (!flags.master_key.empty()) {
+    options.handler.master_key_sha256 = llmproxy::Sha256Hex(flags.master_key);
+  }
+  options.metrics = &metrics;
+  HttpServer server(options, holder);
+  if (absl::Status s = server.Start(); !s.ok()) {
+    log::Error("cannot start the client API",
+               {{"error", std::string(s.message())}});
+    return 1;
+  }
+  subscriber.Start();
+  log::Info("llm-proxy-dataplane serving",
+            {{"listen_address", flags.listen_address},
+             {"port", std::to_string(server.port())},
+             {"admin_port", std::to_string(admin.port())},
+             {"node_id", sub.node_id},
+             {"threads", std::to_string(options.threads)},
+             {"version", LLMPROXY_VERSION}});
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  log::Info("shutting down: draining in-flight requests",
+            {{"signal", std::to_string(signal_number)}});
+  server.Shutdown(kShutdownGrace);
+  subscriber.Stop();
+  admin.Stop();
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{"llm-proxy data plane: OpenAI-compatible LLM gateway"};
+  app.set_version_flag("--version", std::string(LLMPROXY_VERSION));
+  app.add_option("--listen-address", flags.listen_address,
+                 "Client API address host:port")
+      ->envname("LLMPROXY_LISTEN_ADDRESS")
+      ->capture_default_str();
+  app.add_option("--admin-address", flags.admin_address,
+                 "/metrics /healthz /readyz address host:port")
+      ->envname("LLMPROXY_ADMIN_ADDRESS")
+      ->capture_default_str();
+  app.add_option("--controlplane-address", flags.controlplane_address,
+                 "Control-plane gRPC address(es), comma-separated")
+      ->envname("LLMPROXY_CONTROLPLANE_ADDRESS")
+      ->capture_default_str();
+  app.add_option("--dataplane-token", flags.dataplane_token,
+                 "Token presented to the control plane")
+      ->envname("LLMPROXY_DATAPLANE_TOKEN");
+  app.add_option("--node-id", flags.node_id,
+                 "Identity in the fleet (default: host name)")
+      ->envname("LLMPROXY_NODE_ID");
+  app.add_option("--threads", flags.threads,
+                 "I/O threads (default: number of cores)")
+      ->envname("LLMPROXY_THREADS");
+  app.add_option("--snapshot-path", flags.snapshot_path,
+                 "Last-known-good config file (sealed)")
+      ->envname("LLMPROXY_SNAPSHOT_PATH")
+      ->capture_default_str();
+  app.add_option("--encryption-key", flags.encryption_key,
+                 "Key sealing the snapshot (64 hex or base64 of 32 bytes; "
+                 "generated beside the snapshot if empty)")
+      ->envname("LLMPROXY_ENCRYPTION_KEY");
+  app.add_option("--master-key", flags.master_key,
+                 "A key that may call every model")
+      ->envname("LLMPROXY_MASTER_KEY");
+  app.add_option("--max-body-bytes", flags.max_body_bytes,
+                 "Largest request body accepted (413 above)")
+      ->envname("LLMPROXY_MAX_BODY_BYTES")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--upstream-connect-timeout-ms",
+                 flags.upstream_connect_timeout_ms,
+                 "Upstream connect + TLS handshake timeout")
+      ->envname("LLMPROXY_UPSTREAM_CONNECT_TIMEOUT_MS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--upstream-timeout-ms", flags.upstream_timeout_ms,
+                 "Time allowed until the upstream's first response byte")
+      ->envname("LLMPROXY_UPSTREAM_TIMEOUT_MS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--idle-timeout-ms", flags.idle_timeout_ms,
+                 "Idle timeout of client keep-alive and upstream reads")
+      ->envname("LLMPROXY_IDLE_TIMEOUT_MS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--log-level", flags.log_level, "debug|info|warn|error")
+      ->envname("LLMPROXY_LOG_LEVEL")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  return Serve(flags);
+}

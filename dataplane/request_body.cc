@@ -1,0 +1,382 @@
+#include "dataplane/request_body.h"
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "boost/json/basic_parser_impl.hpp"
+#include "boost/json/parse.hpp"
+#include "boost/json/serialize.hpp"
+#include "boost/json/string.hpp"
+
+namespace llmproxy::dataplane {
+namespace {
+
+namespace json = boost::json;
+
+// Top-level members the proxy cares about.
+enum class Member {
+  kOther,
+  kModel,
+  kStream,
+  kMaxTokens,
+  kStreamOptions,
+  kMessages,
+  kPrompt,
+  kInput,
+};
+
+Member ClassifyKey(std::string_view key) {
+  if (key == "model") return Member::kModel;
+  if (key == "stream") return Member::kStream;
+  if (key == "max_tokens") return Member::kMaxTokens;
+  if (key == "max_completion_tokens") return Member::kMaxTokens;
+  if (key == "stream_options") return Member::kStreamOptions;
+  if (key == "messages") return Member::kMessages;
+  if (key == "prompt") return Member::kPrompt;
+  if (key == "input") return Member::kInput;
+  return Member::kOther;
+}
+
+// SAX handler for boost::json::basic_parser: tracks nesting depth and records
+// only the values of interesting members at depth 1 (and include_usage at
+// depth 2 inside stream_options). Nothing is allocated for other values.
+struct FactsHandler {
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  int depth = 0;
+  bool top_is_object = false;
+  Member current = Member::kOther;  // member whose value comes next at depth 1
+  bool in_include_usage = false;  // next value is stream_options.include_usage
+  std::string key_buffer;
+  std::string model_buffer;
+
+  RequestFacts facts;
+  bool has_model = false;
+  bool model_not_string = false;
+  bool stream_not_bool = false;
+  bool has_messages = false;
+  bool has_prompt = false;
+  bool has_input = false;
+
+  // Called for every value that starts at depth 1 (after its key).
+  void SeeTopValue(bool is_string, bool is_bool) {
+    switch (current) {
+      case Member::kModel:
+        has_model = true;
+        model_not_string = !is_string;
+        break;
+      case Member::kStream:
+        stream_not_bool = !is_bool;
+        break;
+      case Member::kMessages:
+        has_messages = true;
+        break;
+      case Member::kPrompt:
+        has_prompt = true;
+        break;
+      case Member::kInput:
+        has_input = true;
+        break;
+      default:
+        break;
+    }
+  }
+
+  bool OnScalar(bool is_string, bool is_bool) {
+    if (depth == 1) SeeTopValue(is_string, is_bool);
+    return true;
+  }
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) {
+    if (depth == 0) top_is_object = true;
+    if (depth == 1) {
+      SeeTopValue(false, false);
+      if (current == Member::kStreamOptions) facts.has_stream_options = true;
+    }
+    ++depth;
+    return true;
+  }
+  bool on_object_end(std::size_t, json::error_code&) {
+    --depth;
+    return true;
+  }
+  bool on_array_begin(json::error_code&) {
+    if (depth == 1) SeeTopValue(false, false);
+    ++depth;
+    return true;
+  }
+  bool on_array_end(std::size_t, json::error_code&) {
+    --depth;
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    if (depth <= 2) key_buffer.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+    if (depth <= 2) {
+      key_buffer.append(s.data(), s.size());
+      if (depth == 1) {
+        current = ClassifyKey(key_buffer);
+      } else {
+        in_include_usage =
+            current == Member::kStreamOptions && key_buffer == "include_usage";
+      }
+      key_buffer.clear();
+    }
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+    if (depth == 1 && current == Member::kModel) {
+      model_buffer.append(s.data(), s.size());
+    }
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, json::error_code&) {
+    if (depth == 1 && current == Member::kModel) {
+      model_buffer.append(s.data(), s.size());
+      facts.model = std::move(model_buffer);
+      model_buffer.clear();
+    }
+    return OnScalar(true, false);
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(int64_t i, json::string_view, json::error_code&) {
+    if (depth == 1 && current == Member::kMaxTokens) facts.max_tokens = i;
+    return OnScalar(false, false);
+  }
+  bool on_uint64(uint64_t u, json::string_view, json::error_code&) {
+    if (depth == 1 && current == Member::kMaxTokens) {
+      facts.max_tokens = static_cast<int64_t>(u);
+    }
+    return OnScalar(false, false);
+  }
+  bool on_double(double, json::string_view, json::error_code&) {
+    return OnScalar(false, false);
+  }
+  bool on_bool(bool b, json::error_code&) {
+    if (depth == 1 && current == Member::kStream) facts.stream = b;
+    if (depth == 2 && in_include_usage) facts.stream_options_include_usage = b;
+    return OnScalar(false, true);
+  }
+  bool on_null(json::error_code&) {
+    // "stream": null is what some SDKs send for "not streaming".
+    if (depth == 1 && current == Member::kStream) return true;
+    return OnScalar(false, false);
+  }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+};
+
+// Index just past the JSON value starting at `pos` in valid JSON `text`.
+std::size_t SkipValue(std::string_view text, std::size_t pos) {
+  char c = text[pos];
+  if (c == '"') {
+    ++pos;
+    while (pos < text.size() && text[pos] != '"') {
+      pos += text[pos] == '\\' ? 2 : 1;
+    }
+    return pos + 1;
+  }
+  if (c == '{' || c == '[') {
+    int depth = 0;
+    while (pos < text.size()) {
+      char d = text[pos];
+      if (d == '"') {
+        pos = SkipValue(text, pos);
+        continue;
+      }
+      if (d == '{' || d == '[') ++depth;
+      if (d == '}' || d == ']') {
+        if (--depth == 0) return pos + 1;
+      }
+      ++pos;
+    }
+    return pos;
+  }
+  // Number, true, false, null.
+  while (pos < text.size()) {
+    char d = text[pos];
+    if (d == ',' || d == '}' || d == ']' || d == ' ' || d == '\t' ||
+        d == '\n' || d == '\r') {
+      break;
+    }
+    ++pos;
+  }
+  return pos;
+}
+
+std::size_t SkipSpace(std::string_view text, std::size_t pos) {
+  while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' ||
+                               text[pos] == '\n' || text[pos] == '\r')) {
+    ++pos;
+  }
+  return pos;
+}
+
+// The decoded text of the JSON string literal text[begin, end).
+std::string DecodeKey(std::string_view literal) {
+  if (literal.find('\\') == std::string_view::npos) {
+    return std::string(literal.substr(1, literal.size() - 2));
+  }
+  // Rare (an escaped key): let Boost.JSON decode it.
+  json::error_code ec;
+  json::value v =
+      json::parse(json::string_view(literal.data(), literal.size()), ec);
+  if (ec || !v.is_string()) return {};
+  return std::string(v.get_string());
+}
+
+}  // namespace
+
+absl::StatusOr<RequestFacts> InspectRequestBody(std::string_view body,
+                                                Operation op, ApiError* error) {
+  auto fail = [&](ApiError e) {
+    absl::Status status = absl::InvalidArgumentError(e.message);
+    if (error != nullptr) *error = std::move(e);
+    return status;
+  };
+  json::basic_parser<FactsHandler> parser(json::parse_options{});
+  json::error_code ec;
+  std::size_t consumed = parser.write_some(false, body.data(), body.size(), ec);
+  if (!ec && consumed < body.size()) ec = json::error::extra_data;
+  if (ec) return fail(InvalidJson(ec.message()));
+  FactsHandler& h = parser.handler();
+  if (!h.top_is_object) {
+    return fail(BadRequest("The request body must be a JSON object."));
+  }
+  if (!h.has_model) return fail(MissingParameter("model"));
+  if (h.model_not_string)
+    return fail(InvalidParameterType("model", "a string"));
+  if (h.facts.model.empty()) return fail(MissingParameter("model"));
+  if (h.stream_not_bool) {
+    return fail(InvalidParameterType("stream", "a boolean"));
+  }
+  switch (op) {
+    case Operation::kChatCompletions:
+      if (!h.has_messages) return fail(MissingParameter("messages"));
+      break;
+    case Operation::kCompletions:
+      if (!h.has_prompt) return fail(MissingParameter("prompt"));
+      break;
+    case Operation::kEmbeddings:
+      if (!h.has_input) return fail(MissingParameter("input"));
+      break;
+  }
+  return std::move(h.facts);
+}
+
+std::string JsonQuote(std::string_view text) {
+  return json::serialize(
+      json::string(json::string_view(text.data(), text.size())));
+}
+
+namespace {
+
+// The byte range [first, second) of the value of top-level member `key` in
+// valid JSON `body`, if present (the last one when repeated).
+std::optional<std::pair<std::size_t, std::size_t>> FindTopLevelMember(
+    std::string_view body, std::string_view key) {
+  std::optional<std::pair<std::size_t, std::size_t>> found;
+  std::size_t pos = SkipSpace(body, 0);
+  if (pos >= body.size() || body[pos] != '{') return found;
+  ++pos;
+  while (true) {
+    pos = SkipSpace(body, pos);
+    if (pos >= body.size() || body[pos] != '"') break;
+    std::size_t key_end = SkipValue(body, pos);
+    bool match = DecodeKey(body.substr(pos, key_end - pos)) == key;
+    pos = SkipSpace(body, key_end);
+    if (pos >= body.size() || body[pos] != ':') break;
+    pos = SkipSpace(body, pos + 1);
+    if (pos >= body.size()) break;
+    std::size_t value_end = SkipValue(body, pos);
+    if (match) found = std::make_pair(pos, value_end);
+    pos = SkipSpace(body, value_end);
+    if (pos >= body.size() || body[pos] != ',') break;
+    ++pos;
+  }
+  return found;
+}
+
+}  // namespace
+
+std::optional<std::string> InjectIncludeUsage(std::string_view body) {
+  std::size_t open = SkipSpace(body, 0);
+  if (open >= body.size() || body[open] != '{') return std::nullopt;
+  auto options = FindTopLevelMember(body, "stream_options");
+  std::string out(body);
+  if (!options.has_value() || body.substr(options->first, 4) == "null") {
+    if (options.has_value()) {
+      out.replace(options->first, 4, R"({"include_usage":true})");
+      return out;
+    }
+    out.insert(open + 1, R"("stream_options":{"include_usage":true},)");
+    return out;
+  }
+  std::string_view value =
+      body.substr(options->first, options->second - options->first);
+  if (value.empty() || value.front() != '{') return std::nullopt;
+  if (FindTopLevelMember(value, "include_usage").has_value()) {
+    return std::nullopt;
+  }
+  std::size_t inner = SkipSpace(value, 1);
+  const bool empty = inner < value.size() && value[inner] == '}';
+  out.insert(options->first + 1,
+             empty ? R"("include_usage":true)" : R"("include_usage":true,)");
+  return out;
+}
+
+bool IsUsageOnlyChunk(std::string_view data) {
+  if (data.find("\"usage\"") == std::string_view::npos) return false;
+  json::error_code ec;
+  json::value v = json::parse(json::string_view(data.data(), data.size()), ec);
+  if (ec || !v.is_object()) return false;
+  const json::object& o = v.get_object();
+  auto usage = o.find("usage");
+  if (usage == o.end() || !usage->value().is_object()) return false;
+  auto choices = o.find("choices");
+  return choices == o.end() ||
+         (choices->value().is_array() && choices->value().get_array().empty());
+}
+
+std::string SpliceModel(std::string_view body, std::string_view new_model) {
+  const std::string replacement = JsonQuote(new_model);
+  std::string out;
+  out.reserve(body.size() + replacement.size());
+  std::size_t pos = SkipSpace(body, 0);
+  if (pos >= body.size() || body[pos] != '{') return std::string(body);
+  std::size_t copied = 0;
+  ++pos;
+  while (true) {
+    pos = SkipSpace(body, pos);
+    if (pos >= body.size() || body[pos] != '"') break;  // '}' or malformed
+    std::size_t key_end = SkipValue(body, pos);
+    bool is_model = DecodeKey(body.substr(pos, key_end - pos)) == "model";
+    pos = SkipSpace(body, key_end);
+    if (pos >= body.size() || body[pos] != ':') break;
+    pos = SkipSpace(body, pos + 1);
+    if (pos >= body.size()) break;
+    std::size_t value_end = SkipValue(body, pos);
+    if (is_model) {
+      out.append(body.substr(copied, pos - copied));
+      out.append(replacement);
+      copied = value_end;
+    }
+    pos = SkipSpace(body, value_end);
+    if (pos >= body.size() || body[pos] != ',') break;
+    ++pos;
+  }
+  out.append(body.substr(copied));
+  return out;
+}
+
+}  // namespace llmproxy::dataplane

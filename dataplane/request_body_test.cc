@@ -1,0 +1,168 @@
+#include "dataplane/request_body.h"
+
+#include "gtest/gtest.h"
+
+namespace llmproxy::dataplane {
+namespace {
+
+RequestFacts MustInspect(std::string_view body,
+                         Operation op = Operation::kChatCompletions) {
+  ApiError error;
+  auto facts = InspectRequestBody(body, op, &error);
+  EXPECT_TRUE(facts.ok()) << facts.status() << " " << error.ToJson();
+  return facts.ok() ? *facts : RequestFacts{};
+}
+
+ApiError MustFail(std::string_view body,
+                  Operation op = Operation::kChatCompletions) {
+  ApiError error;
+  auto facts = InspectRequestBody(body, op, &error);
+  EXPECT_FALSE(facts.ok());
+  return error;
+}
+
+TEST(InspectRequestBody, ReadsTopLevelFacts) {
+  RequestFacts f = MustInspect(
+      R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],)"
+      R"("stream":true,"max_tokens":64,)"
+      R"("stream_options":{"include_usage":true}})");
+  EXPECT_EQ(f.model, "gpt-4o");
+  EXPECT_TRUE(f.stream);
+  ASSERT_TRUE(f.max_tokens.has_value());
+  EXPECT_EQ(*f.max_tokens, 64);
+  EXPECT_TRUE(f.has_stream_options);
+  EXPECT_TRUE(f.stream_options_include_usage);
+}
+
+TEST(InspectRequestBody, IgnoresNestedModelAndStreamKeys) {
+  RequestFacts f = MustInspect(
+      R"({"messages":[{"role":"user","model":"nested","stream":true}],)"
+      R"("metadata":{"model":"x"},"model":"top"})");
+  EXPECT_EQ(f.model, "top");
+  EXPECT_FALSE(f.stream);
+  EXPECT_FALSE(f.max_tokens.has_value());
+}
+
+TEST(InspectRequestBody, DecodesEscapedModel) {
+  RequestFacts f = MustInspect(R"({"model":"a\"b\u00e9","messages":[]})");
+  EXPECT_EQ(f.model, "a\"b\xc3\xa9");
+}
+
+TEST(InspectRequestBody, StreamNullMeansNotStreaming) {
+  RequestFacts f = MustInspect(R"({"model":"m","messages":[],"stream":null})");
+  EXPECT_FALSE(f.stream);
+}
+
+TEST(InspectRequestBody, RejectsMalformedJson) {
+  ApiError e = MustFail(R"({"model":"m","messages":[})");
+  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.code, "invalid_json");
+  EXPECT_EQ(MustFail(R"({"model":"m","messages":[]} x)").code, "invalid_json");
+  EXPECT_EQ(MustFail("").code, "invalid_json");
+}
+
+TEST(InspectRequestBody, RejectsNonObject) {
+  EXPECT_EQ(MustFail("[1,2]").status, 400);
+}
+
+TEST(InspectRequestBody, NamesTheMissingParameter) {
+  ApiError e = MustFail(R"({"messages":[]})");
+  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.param, "model");
+  EXPECT_EQ(e.type, "invalid_request_error");
+  EXPECT_EQ(MustFail(R"({"model":"m"})").param, "messages");
+  EXPECT_EQ(MustFail(R"({"model":"m"})", Operation::kCompletions).param,
+            "prompt");
+  EXPECT_EQ(MustFail(R"({"model":"m"})", Operation::kEmbeddings).param,
+            "input");
+  EXPECT_EQ(MustFail(R"({"model":7,"messages":[]})").param, "model");
+  EXPECT_EQ(MustFail(R"({"model":"m","messages":[],"stream":"yes"})").param,
+            "stream");
+}
+
+TEST(InspectRequestBody, AcceptsEmbeddingsAndCompletions) {
+  EXPECT_EQ(
+      MustInspect(R"({"model":"e","input":["a","b"]})", Operation::kEmbeddings)
+          .model,
+      "e");
+  EXPECT_EQ(
+      MustInspect(R"({"model":"c","prompt":"x"})", Operation::kCompletions)
+          .model,
+      "c");
+}
+
+TEST(SpliceModel, ReplacesOnlyTheTopLevelValue) {
+  std::string body =
+      R"({"messages":[{"model":"keep"}],"model":"alias","x":{"model":"k"}})";
+  EXPECT_EQ(
+      SpliceModel(body, "remote-1"),
+      R"({"messages":[{"model":"keep"}],"model":"remote-1","x":{"model":"k"}})");
+}
+
+TEST(SpliceModel, KeepsWhitespaceAndOtherBytes) {
+  std::string body = "{\n  \"model\" :  \"a\",\n  \"messages\": [ ]\n}\n";
+  EXPECT_EQ(SpliceModel(body, "b"),
+            "{\n  \"model\" :  \"b\",\n  \"messages\": [ ]\n}\n");
+}
+
+TEST(SpliceModel, HandlesEscapesInValuesAndKeys) {
+  // An escaped quote in an earlier string must not end it early; the new
+  // name is escaped as JSON.
+  std::string body =
+      R"({"note":"say \"model\": x","model":"old\"name","m\u006fdel2":1})";
+  EXPECT_EQ(
+      SpliceModel(body, "new\"one\\"),
+      R"({"note":"say \"model\": x","model":"new\"one\\","m\u006fdel2":1})");
+  // A key spelled with an escape is still the key "model".
+  EXPECT_EQ(SpliceModel(R"({"m\u006fdel":"a"})", "b"), R"({"m\u006fdel":"b"})");
+}
+
+TEST(SpliceModel, SkipsNestedStructuresWithBracketsInStrings) {
+  std::string body =
+      R"({"messages":[{"content":"} ] { ["}],"model":"a","n":[1,{"model":2}]})";
+  EXPECT_EQ(
+      SpliceModel(body, "z"),
+      R"({"messages":[{"content":"} ] { ["}],"model":"z","n":[1,{"model":2}]})");
+}
+
+TEST(SpliceModel, RoundTripsThroughInspection) {
+  std::string body = R"({"model":"alias","messages":[],"stream":true})";
+  std::string spliced = SpliceModel(body, "gpt-4o-mini");
+  EXPECT_EQ(MustInspect(spliced).model, "gpt-4o-mini");
+  EXPECT_TRUE(MustInspect(spliced).stream);
+}
+
+TEST(InjectIncludeUsage, AddsStreamOptionsWhenAbsent) {
+  auto out = InjectIncludeUsage(R"({"model":"m","stream":true})");
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(
+      *out,
+      R"({"stream_options":{"include_usage":true},"model":"m","stream":true})");
+  ApiError error;
+  auto facts = InspectRequestBody(*out, Operation::kCompletions, &error);
+  EXPECT_EQ(error.param, "prompt");  // valid JSON; only the prompt is missing
+}
+
+TEST(InjectIncludeUsage, ExtendsAnExistingObject) {
+  EXPECT_EQ(*InjectIncludeUsage(R"({"stream_options":{},"model":"m"})"),
+            R"({"stream_options":{"include_usage":true},"model":"m"})");
+  EXPECT_EQ(*InjectIncludeUsage(R"({"stream_options":{"x":1}})"),
+            R"({"stream_options":{"include_usage":true,"x":1}})");
+  EXPECT_EQ(*InjectIncludeUsage(R"({"stream_options":null})"),
+            R"({"stream_options":{"include_usage":true}})");
+  EXPECT_FALSE(
+      InjectIncludeUsage(R"({"stream_options":{"include_usage":false}})")
+          .has_value());
+}
+
+TEST(IsUsageOnlyChunk, RecognisesTheFinalUsageChunk) {
+  EXPECT_TRUE(IsUsageOnlyChunk(
+      R"({"id":"c","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}})"));
+  EXPECT_FALSE(IsUsageOnlyChunk(
+      R"({"id":"c","choices":[{"delta":{"content":"x"}}],"usage":null})"));
+  EXPECT_FALSE(IsUsageOnlyChunk("[DONE]"));
+  EXPECT_FALSE(IsUsageOnlyChunk(R"({"choices":[]})"));
+}
+
+}  // namespace
+}  // namespace llmproxy::dataplane

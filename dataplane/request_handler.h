@@ -1,0 +1,75 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "dataplane/config_snapshot.h"
+#include "dataplane/deployment_selector.h"
+#include "dataplane/openai_error.h"
+#include "dataplane/provider_adapter.h"
+#include "dataplane/request_router.h"
+
+namespace llmproxy::dataplane {
+
+// A request as the decision logic sees it: no sockets, no Beast types, so
+// every answer the proxy gives on its own can be unit tested.
+struct ClientRequest {
+  std::string_view method;
+  std::string_view target;
+  std::string_view api_key;  // from ExtractApiKey
+  std::string_view body;
+};
+
+// An answer produced without calling a provider.
+struct DirectResponse {
+  int status = 200;
+  std::string body;  // JSON
+  HeaderList headers;
+};
+
+// One deployment to try, with its request fully prepared.
+struct ProxyAttempt {
+  const Deployment* deployment = nullptr;
+  UpstreamRequest request;
+  std::string body;  // with "model" spliced when the adapter wants it
+};
+
+// What to send upstream, in order: the second attempt is the fallback used
+// on a connect failure or a 5xx from the first.
+struct ProxyPlan {
+  // Keeps every pointer in `attempts` valid for the request's lifetime.
+  ConfigSnapshotPtr snapshot;
+  std::vector<ProxyAttempt> attempts;
+  std::string alias;
+  bool stream = false;
+  // The proxy added stream_options.include_usage: drop the usage-only chunk
+  // before it reaches the client.
+  bool strip_usage_chunk = false;
+  std::string virtual_key_id;    // empty for the master key
+  std::string virtual_key_name;  // "master" for the master key
+};
+
+using HandlerResult = std::variant<DirectResponse, ProxyPlan>;
+
+struct HandlerOptions {
+  // Sha256Hex of the master key; empty when none is configured.
+  std::string master_key_sha256;
+  // Deployments tried per request (first choice + fallbacks).
+  std::size_t max_attempts = 2;
+};
+
+// Routes, authenticates, validates and resolves one request against
+// `snapshot` (nullptr when no config has been loaded yet).
+HandlerResult HandleClientRequest(const ClientRequest& request,
+                                  const ConfigSnapshotPtr& snapshot,
+                                  const HandlerOptions& options,
+                                  std::chrono::system_clock::time_point now,
+                                  const RandomBelow& random);
+
+// The DirectResponse for an ApiError.
+DirectResponse ErrorResponse(const ApiError& error);
+
+}  // namespace llmproxy::dataplane

@@ -1,0 +1,23 @@
+#include "dataplane/request_id.h"
+
+#include "common/crypto/random.h"
+
+namespace llmproxy::dataplane {
+
+bool IsSaneRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+              c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string RequestIdFor(std::string_view client_supplied) {
+  if (IsSaneRequestId(client_supplied)) return std::string(client_supplied);
+  return "req_" + RandomHex(12);
+}
+
+}  // namespace llmproxy::dataplane

@@ -1,0 +1,311 @@
+#include "dataplane/upstream_client.h"
+
+#include <openssl/ssl.h>
+
+#include <optional>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "boost/asio/as_tuple.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/ssl.hpp"
+#include "boost/asio/use_awaitable.hpp"
+#include "boost/beast/core.hpp"
+#include "boost/beast/http.hpp"
+#include "boost/beast/ssl.hpp"
+
+namespace llmproxy::dataplane {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+// A pooled connection idle longer than this is likely closed by the server
+// (many close after 60 s or less); do not risk it.
+constexpr auto kMaxIdle = std::chrono::seconds(30);
+constexpr std::size_t kMaxIdlePerHost = 64;
+
+}  // namespace
+
+// One TCP (or TLS over TCP) connection to an upstream host, with the read
+// buffer and the parser of the response being read.
+class UpstreamConnection {
+ public:
+  UpstreamConnection(asio::any_io_executor executor, asio::ssl::context& tls,
+                     const UpstreamEndpoint& endpoint)
+      : key(endpoint.PoolKey()), resolver(executor) {
+    if (endpoint.tls) {
+      secure.emplace(executor, tls);
+    } else {
+      plain.emplace(executor);
+    }
+  }
+
+  beast::tcp_stream& tcp() {
+    return secure ? beast::get_lowest_layer(*secure) : *plain;
+  }
+  bool is_open() { return tcp().socket().is_open(); }
+  void Close() {
+    beast::error_code ec;
+    resolver.cancel();
+    tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    tcp().socket().close(ec);
+  }
+
+  std::string key;
+  tcp::resolver resolver;
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+  beast::flat_buffer buffer;
+  std::optional<http::response_parser<http::buffer_body>> parser;
+  std::chrono::steady_clock::time_point idle_since;
+  bool connected = false;
+};
+
+namespace {
+
+UpstreamFailure ConnectFailure(const beast::error_code& ec, bool cancelled) {
+  if (cancelled) return UpstreamFailure::kCancelled;
+  if (ec == beast::error::timeout) return UpstreamFailure::kConnectTimeout;
+  return UpstreamFailure::kConnect;
+}
+
+asio::awaitable<UpstreamFailure> Connect(UpstreamConnection& conn,
+                                         const UpstreamEndpoint& endpoint,
+                                         std::chrono::milliseconds timeout,
+                                         const bool& cancelled,
+                                         std::string& detail) {
+  auto [rec, results] = co_await conn.resolver.async_resolve(
+      endpoint.host, std::to_string(endpoint.port), kUseTuple);
+  if (rec || cancelled) {
+    detail = "resolve: " + rec.message();
+    co_return ConnectFailure(rec, cancelled);
+  }
+  beast::tcp_stream& stream = conn.tcp();
+  stream.expires_after(timeout);
+  auto [cec, ep] = co_await stream.async_connect(results, kUseTuple);
+  if (cec || cancelled) {
+    detail = "connect: " + cec.message();
+    co_return ConnectFailure(cec, cancelled);
+  }
+  beast::error_code ignored;
+  // Small writes (one SSE event, one request) must leave at once.
+  stream.socket().set_option(tcp::no_delay(true), ignored);
+  if (conn.secure) {
+    // SNI, then verify the chain against the system store and the name
+    // against the host we meant to reach.
+    if (!SSL_set_tlsext_host_name(conn.secure->native_handle(),
+                                  endpoint.host.c_str())) {
+      co_return UpstreamFailure::kConnect;
+    }
+    conn.secure->set_verify_mode(asio::ssl::verify_peer);
+    conn.secure->set_verify_callback(
+        asio::ssl::host_name_verification(endpoint.host));
+    auto [hec] = co_await conn.secure->async_handshake(
+        asio::ssl::stream_base::client, kUseTuple);
+    if (hec || cancelled) {
+      detail = "tls handshake: " + hec.message();
+      co_return ConnectFailure(hec, cancelled);
+    }
+  }
+  conn.connected = true;
+  co_return UpstreamFailure::kNone;
+}
+
+template <class Stream>
+asio::awaitable<beast::error_code> WriteAndReadHeader(
+    Stream& stream, UpstreamConnection& conn,
+    http::request<http::string_body>& request) {
+  auto [wec, written] = co_await http::async_write(stream, request, kUseTuple);
+  if (wec) co_return wec;
+  conn.parser.emplace();
+  conn.parser->body_limit(boost::none);
+  auto [rec, read] = co_await http::async_read_header(stream, conn.buffer,
+                                                      *conn.parser, kUseTuple);
+  co_return rec;
+}
+
+template <class Stream>
+asio::awaitable<std::pair<beast::error_code, std::size_t>> ReadBody(
+    Stream& stream, UpstreamConnection& conn, char* data, std::size_t size) {
+  auto& body = conn.parser->get().body();
+  body.data = data;
+  body.size = size;
+  auto [ec, n] = co_await http::async_read_some(stream, conn.buffer,
+                                                *conn.parser, kUseTuple);
+  if (ec == http::error::need_buffer) ec = {};
+  co_return std::make_pair(ec, size - conn.parser->get().body().size);
+}
+
+}  // namespace
+
+UpstreamPool::UpstreamPool(asio::any_io_executor executor,
+                           asio::ssl::context& tls)
+    : executor_(std::move(executor)), tls_(tls) {}
+
+UpstreamPool::~UpstreamPool() { Clear(); }
+
+std::unique_ptr<UpstreamConnection> UpstreamPool::TakeIdle(
+    const std::string& key) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  auto& list = it->second;
+  auto now = std::chrono::steady_clock::now();
+  while (!list.empty()) {
+    std::unique_ptr<UpstreamConnection> conn = std::move(list.back());
+    list.pop_back();
+    if (now - conn->idle_since < kMaxIdle && conn->is_open()) return conn;
+    conn->Close();
+  }
+  return nullptr;
+}
+
+void UpstreamPool::PutIdle(std::unique_ptr<UpstreamConnection> connection) {
+  auto& list = idle_[connection->key];
+  if (list.size() >= kMaxIdlePerHost) {
+    connection->Close();
+    return;
+  }
+  connection->idle_since = std::chrono::steady_clock::now();
+  connection->parser.reset();
+  list.push_back(std::move(connection));
+}
+
+void UpstreamPool::Clear() {
+  for (auto& [key, list] : idle_) {
+    for (auto& conn : list) conn->Close();
+  }
+  idle_.clear();
+}
+
+UpstreamExchange::UpstreamExchange(UpstreamPool& pool,
+                                   UpstreamTimeouts timeouts)
+    : pool_(pool), timeouts_(timeouts) {}
+
+UpstreamExchange::~UpstreamExchange() {
+  if (connection_ == nullptr) return;
+  bool reusable = !cancelled_ && connection_->parser.has_value() &&
+                  connection_->parser->is_done() &&
+                  connection_->parser->keep_alive() &&
+                  connection_->buffer.size() == 0 && connection_->is_open();
+  if (reusable) {
+    pool_.PutIdle(std::move(connection_));
+  } else {
+    connection_->Close();
+  }
+}
+
+asio::awaitable<UpstreamFailure> UpstreamExchange::Start(
+    const UpstreamRequest& upstream, std::string body) {
+  const UpstreamEndpoint& endpoint = *upstream.endpoint;
+  http::request<http::string_body> request{http::verb::post, upstream.target,
+                                           11};
+  request.set(http::field::host, endpoint.HostHeader());
+  request.set(http::field::user_agent, "llm-proxy");
+  request.set(http::field::content_type, "application/json");
+  request.set(http::field::accept, "application/json, text/event-stream");
+  for (const auto& [name, value] : upstream.headers) {
+    request.set(name, value);
+  }
+  request.body() = std::move(body);
+  request.keep_alive(true);
+  request.prepare_payload();
+
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (cancelled_) co_return UpstreamFailure::kCancelled;
+    connection_ = attempt == 0 ? pool_.TakeIdle(endpoint.PoolKey()) : nullptr;
+    const bool reused = connection_ != nullptr;
+    if (!reused) {
+      connection_ = std::make_unique<UpstreamConnection>(pool_.executor(),
+                                                         pool_.tls(), endpoint);
+      UpstreamFailure failure = co_await Connect(
+          *connection_, endpoint, timeouts_.connect, cancelled_, error_detail_);
+      if (failure != UpstreamFailure::kNone) co_return failure;
+    }
+    connection_->buffer.clear();
+    connection_->tcp().expires_after(timeouts_.first_byte);
+    beast::error_code ec =
+        connection_->secure ? co_await WriteAndReadHeader(*connection_->secure,
+                                                          *connection_, request)
+                            : co_await WriteAndReadHeader(
+                                  *connection_->plain, *connection_, request);
+    if (!ec) co_return UpstreamFailure::kNone;
+    if (cancelled_) co_return UpstreamFailure::kCancelled;
+    error_detail_ = "exchange: " + ec.message();
+    if (ec == beast::error::timeout) co_return UpstreamFailure::kTimeout;
+    // A pooled connection the server closed meanwhile fails before any
+    // response byte: the request was not processed, so resend it once on a
+    // fresh connection.
+    bool nothing_received =
+        !connection_->parser.has_value() || !connection_->parser->got_some();
+    connection_->Close();
+    connection_.reset();
+    if (!(reused && nothing_received)) co_return UpstreamFailure::kBadResponse;
+  }
+  co_return UpstreamFailure::kBadResponse;
+}
+
+int UpstreamExchange::status() const {
+  return connection_->parser->get().result_int();
+}
+
+const http::fields& UpstreamExchange::headers() const {
+  return connection_->parser->get().base();
+}
+
+asio::awaitable<absl::StatusOr<std::size_t>> UpstreamExchange::ReadSome(
+    char* data, std::size_t size) {
+  while (true) {
+    if (cancelled_) {
+      last_failure_ = UpstreamFailure::kCancelled;
+      co_return absl::CancelledError("cancelled");
+    }
+    if (connection_->parser->is_done()) co_return std::size_t{0};
+    connection_->tcp().expires_after(timeouts_.idle);
+    auto [ec, got] =
+        connection_->secure
+            ? co_await ReadBody(*connection_->secure, *connection_, data, size)
+            : co_await ReadBody(*connection_->plain, *connection_, data, size);
+    if (ec) {
+      if (cancelled_) {
+        last_failure_ = UpstreamFailure::kCancelled;
+        co_return absl::CancelledError("cancelled");
+      }
+      if (ec == beast::error::timeout) {
+        last_failure_ = UpstreamFailure::kTimeout;
+        co_return absl::DeadlineExceededError("upstream body stalled");
+      }
+      last_failure_ = UpstreamFailure::kBadResponse;
+      co_return absl::UnavailableError("upstream body read failed: " +
+                                       ec.message());
+    }
+    if (got > 0 || connection_->parser->is_done()) co_return got;
+  }
+}
+
+asio::awaitable<absl::StatusOr<std::string>> UpstreamExchange::ReadAll(
+    std::size_t limit) {
+  std::string body;
+  char chunk[16384];
+  while (true) {
+    absl::StatusOr<std::size_t> n = co_await ReadSome(chunk, sizeof chunk);
+    if (!n.ok()) co_return n.status();
+    if (*n == 0) co_return body;
+    if (body.size() + *n > limit) {
+      last_failure_ = UpstreamFailure::kBadResponse;
+      co_return absl::ResourceExhaustedError("upstream response too large");
+    }
+    body.append(chunk, *n);
+  }
+}
+
+void UpstreamExchange::Cancel() {
+  cancelled_ = true;
+  if (connection_ != nullptr) connection_->Close();
+}
+
+}  // namespace llmproxy::dataplane

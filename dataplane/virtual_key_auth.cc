@@ -1,0 +1,74 @@
+#include "dataplane/virtual_key_auth.h"
+
+#include <openssl/crypto.h>
+
+#include "absl/status/status.h"
+#include "common/crypto/sha256.h"
+#include "dataplane/ascii.h"
+
+namespace llmproxy::dataplane {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string_view ExtractApiKey(const HeaderLookup& header) {
+  std::string_view auth = Trim(header("authorization"));
+  if (auth.size() > 7 && StartsWithIgnoreCase(auth, "bearer ")) {
+    std::string_view key = Trim(auth.substr(7));
+    if (!key.empty()) return key;
+  }
+  if (std::string_view key = Trim(header("api-key")); !key.empty()) return key;
+  if (std::string_view key = Trim(header("x-api-key")); !key.empty()) {
+    return key;
+  }
+  return {};
+}
+
+const AliasGrant* Caller::Grant(const ConfigSnapshot& snapshot,
+                                std::string_view alias) const {
+  if (is_master) return snapshot.FindAlias(alias);
+  if (key == nullptr) return nullptr;
+  auto it = key->aliases.find(AbslView(alias));
+  return it == key->aliases.end() ? nullptr : &it->second;
+}
+
+absl::StatusOr<Caller> Authenticate(const ConfigSnapshot& snapshot,
+                                    std::string_view api_key,
+                                    std::string_view master_key_sha256,
+                                    std::chrono::system_clock::time_point now,
+                                    ApiError* error) {
+  auto fail = [&](std::string message) {
+    absl::Status status = absl::UnauthenticatedError(message);
+    if (error != nullptr) *error = InvalidApiKey(std::move(message));
+    return status;
+  };
+  if (api_key.empty()) {
+    return fail(
+        "You didn't provide an API key. Send it as 'Authorization: Bearer "
+        "<key>'.");
+  }
+  const std::string sha = Sha256Hex(api_key);
+  if (!master_key_sha256.empty() && master_key_sha256.size() == sha.size() &&
+      CRYPTO_memcmp(sha.data(), master_key_sha256.data(), sha.size()) == 0) {
+    return Caller{.is_master = true, .key = nullptr};
+  }
+  const VirtualKeyInfo* key = snapshot.FindKey(sha);
+  if (key == nullptr) return fail("Incorrect API key provided.");
+  if (!key->enabled) return fail("This API key has been revoked.");
+  if (key->expire_time.has_value() && *key->expire_time <= now) {
+    return fail("This API key has expired.");
+  }
+  return Caller{.is_master = false, .key = key};
+}
+
+}  // namespace llmproxy::dataplane

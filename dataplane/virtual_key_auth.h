@@ -1,0 +1,42 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "dataplane/config_snapshot.h"
+#include "dataplane/openai_error.h"
+
+namespace llmproxy::dataplane {
+
+// Looks a request header up by (case-insensitive) name; empty if absent.
+using HeaderLookup = std::function<std::string_view(std::string_view name)>;
+
+// The client's key, from "Authorization: Bearer <key>" (OpenAI SDKs),
+// "api-key: <key>" (Azure SDKs) or "x-api-key: <key>" (Anthropic-style
+// clients), in that order of preference. Empty when none carries a key.
+std::string_view ExtractApiKey(const HeaderLookup& header);
+
+// Who is calling and what they may use, for the life of one request. Points
+// into the snapshot the request holds.
+struct Caller {
+  bool is_master = false;
+  const VirtualKeyInfo* key = nullptr;  // nullptr for the master key
+
+  // The grant for `alias`, or nullptr when this caller may not use it.
+  const AliasGrant* Grant(const ConfigSnapshot& snapshot,
+                          std::string_view alias) const;
+};
+
+// Authenticates `api_key` against `snapshot`. The master key (given as its
+// Sha256Hex, empty when none is configured) may call every model. Errors are
+// 401 ApiErrors: missing, unknown, disabled or expired key.
+absl::StatusOr<Caller> Authenticate(const ConfigSnapshot& snapshot,
+                                    std::string_view api_key,
+                                    std::string_view master_key_sha256,
+                                    std::chrono::system_clock::time_point now,
+                                    ApiError* error);
+
+}  // namespace llmproxy::dataplane
