@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# llm-proxy benchmark: the upstream directly vs nginx as a plain reverse proxy vs the data plane,
+# in one run, on 127.0.0.1 only. See bench/README.md.
+#
+# Env knobs:
+#   LLMPROXY_BENCH_BIN_DIR  binaries (default <repo>/build-bench/bin; built Release if missing)
+#   BENCH_DURATION          seconds per wrk run (default 10)
+#   BENCH_CONCURRENCY       connection counts (default "1 16 64")
+#   BENCH_THREADS           data plane --threads and nginx proxy worker_processes (default 2)
+#   BENCH_TTFT_N            streamed requests per TTFT target (default 300)
+#   BENCH_TTFT_SLOW_N       the same for the paced stream (10 ms between chunks; default 50)
+#   BENCH_IDLE_CONNS        idle keep-alive connections for the memory test (default 10000)
+#   BENCH_SKIP              space-separated parts to skip: rps ttft idle
+#   BENCH_OUT               output directory (default <repo>/bench/results/<UTC timestamp>)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$ROOT/bench"
+BIN_DIR=${LLMPROXY_BENCH_BIN_DIR:-$ROOT/build-bench/bin}
+DURATION=${BENCH_DURATION:-10}
+CONCURRENCY=${BENCH_CONCURRENCY:-"1 16 64"}
+THREADS=${BENCH_THREADS:-2}
+TTFT_N=${BENCH_TTFT_N:-300}
+TTFT_SLOW_N=${BENCH_TTFT_SLOW_N:-50}
+IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
+SKIP=" ${BENCH_SKIP:-} "
+OUT=${BENCH_OUT:-$BENCH/results/$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/llmproxy-bench.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+
+log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+cleanup() {
+  set +e
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  for f in "$WORK"/nginx-*/nginx.pid; do [[ -f $f ]] && kill -QUIT "$(cat "$f")" 2>/dev/null; done
+  sleep 0.5
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------------------- tools
+need_apt=()
+command -v wrk >/dev/null || need_apt+=(wrk)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx)
+if ((${#need_apt[@]})); then
+  log "installing ${need_apt[*]} with apt-get"
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+command -v node >/dev/null || { echo "node is required" >&2; exit 1; }
+
+if [[ ! -x $BIN_DIR/llm-proxy-dataplane || ! -x $BIN_DIR/llm-proxy-controlplane || ! -x $BIN_DIR/llm-proxy ]]; then
+  log "building a Release build into $ROOT/build-bench (-j2)"
+  cmake -S "$ROOT" -B "$ROOT/build-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  ninja -C "$ROOT/build-bench" -j2 llm-proxy-dataplane llm-proxy-controlplane llm-proxy
+  BIN_DIR=$ROOT/build-bench/bin
+fi
+
+ulimit -n "$(ulimit -Hn)" || true
+log "open files limit: $(ulimit -n)"
+
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+wait_http() {  # url [expected status] [seconds]
+  local url=$1 want=${2:-200} secs=${3:-20} i
+  for ((i = 0; i < secs * 20; i++)); do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "$url" || true) == "$want" ]] && return 0
+    sleep 0.05
+  done
+  echo "timeout waiting for $url" >&2; return 1
+}
+
+# ---------------------------------------------------------------------------- upstreams
+FAST_PORT=$(free_port)
+NODE_PORT=$(free_port)
+PROXY_FAST_PORT=$(free_port)
+PROXY_NODE_PORT=$(free_port)
+CP_GRPC_PORT=$(free_port)
+CP_HTTP_PORT=$(free_port)
+DP_PORT=$(free_port)
+DP_ADMIN_PORT=$(free_port)
+
+# A fixed, realistic non-streamed chat completion (what OpenAI returns for max_tokens 16).
+FAST_BODY='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 tok8 tok9 tok10 tok11 tok12 tok13 tok14 tok15","refusal":null},"logprobs":null,"finish_reason":"length"}],"usage":{"prompt_tokens":4,"completion_tokens":16,"total_tokens":20,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_bench"}'
+
+start_nginx() {  # name conf-body workers
+  local name=$1 body=$2 workers=$3 dir="$WORK/nginx-$1"
+  mkdir -p "$dir"
+  chmod 777 "$dir"
+  cat >"$dir/nginx.conf" <<EOF
+worker_processes $workers;
+worker_rlimit_nofile 30000;
+daemon on;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 25000; multi_accept on; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 120s;
+  $body
+}
+EOF
+  "$NGINX" -c "$dir/nginx.conf" -p "$dir" 2>"$dir/start.log" || { cat "$dir/start.log" >&2; return 1; }
+}
+
+log "starting the fast upstream (nginx return 200) on $FAST_PORT"
+start_nginx fast "server { listen 127.0.0.1:$FAST_PORT; location / { default_type application/json; return 200 '$FAST_BODY'; } }" 1
+
+log "starting the Node fake upstream on $NODE_PORT"
+node "$ROOT/tests/fake_upstream/server.mjs" --port "$NODE_PORT" --no-record >"$WORK/fake.log" 2>&1 &
+PIDS+=($!)
+FAKE_PID=$!
+wait_http "http://127.0.0.1:$NODE_PORT/__fake/health"
+
+log "starting nginx as a plain reverse proxy on $PROXY_FAST_PORT (-> fast) and $PROXY_NODE_PORT (-> Node fake)"
+start_nginx proxy "
+  upstream fast { server 127.0.0.1:$FAST_PORT; keepalive 256; }
+  upstream nodefake { server 127.0.0.1:$NODE_PORT; keepalive 256; }
+  server { listen 127.0.0.1:$PROXY_FAST_PORT;
+    location / { proxy_pass http://fast; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }
+  server { listen 127.0.0.1:$PROXY_NODE_PORT;
+    location / { proxy_pass http://nodefake; proxy_http_version 1.1; proxy_set_header Connection \"\";
+                 proxy_buffering off; } }" "$THREADS"
+wait_http "http://127.0.0.1:$PROXY_FAST_PORT/"
+
+# ---------------------------------------------------------------------------- llm-proxy
+ENC_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+log "starting llm-proxy-controlplane (SQLite) on $CP_GRPC_PORT"
+env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN \
+  "$BIN_DIR/llm-proxy-controlplane" --grpc-address "127.0.0.1:$CP_GRPC_PORT" --http-address "127.0.0.1:$CP_HTTP_PORT" \
+  --database-url "sqlite://$WORK/cp.db" --encryption-key "$ENC_KEY" --log-level warn >"$WORK/cp.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$CP_HTTP_PORT/readyz"
+
+VKEY=sk-lp-bench000000000000000000000000000000000000000
+MASTER=sk-master-bench-0000000000000000
+cli() { "$BIN_DIR/llm-proxy" --server "127.0.0.1:$CP_GRPC_PORT" -o json "$@"; }
+jid() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=/"id":\s*"([a-z]{2}_[0-9a-f]{12})"/.exec(s);if(!m)process.exit(1);console.log(m[1])})'; }
+CN_FAST=$(cli connection add --name bench-fast --provider openai --endpoint "http://127.0.0.1:$FAST_PORT/v1" --api-key sk-bench-upstream | jid)
+CN_NODE=$(cli connection add --name bench-node --provider openai --endpoint "http://127.0.0.1:$NODE_PORT/v1" --api-key sk-bench-upstream | jid)
+cli model add --name bench-fast --remote gpt-4o-mini --conn-id "$CN_FAST" >/dev/null
+cli model add --name bench-node --remote gpt-4o-mini --conn-id "$CN_NODE" >/dev/null
+# The Node fake reads behaviour from the model name: 10 ms between SSE chunks.
+cli model add --name bench-node-slow --remote fake-chunkdelay10 --conn-id "$CN_NODE" >/dev/null
+VK_ID=$(cli vkey add --name bench --key "$VKEY" --conn-id "$CN_FAST" | jid)
+cli assignment add --vkey-id "$VK_ID" --conn-id "$CN_NODE" >/dev/null
+
+log "starting llm-proxy-dataplane (--threads $THREADS) on $DP_PORT"
+env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN \
+  "$BIN_DIR/llm-proxy-dataplane" --listen-address "127.0.0.1:$DP_PORT" --admin-address "127.0.0.1:$DP_ADMIN_PORT" \
+  --controlplane-address "127.0.0.1:$CP_GRPC_PORT" --threads "$THREADS" --master-key "$MASTER" \
+  --snapshot-path "$WORK/dp-snapshot.bin" --encryption-key "$ENC_KEY" --log-level warn >"$WORK/dp.log" 2>&1 &
+DP_PID=$!
+PIDS+=($DP_PID)
+wait_http "http://127.0.0.1:$DP_ADMIN_PORT/readyz"
+for ((i = 0; i < 200; i++)); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VKEY" -H 'content-type: application/json' \
+    -d '{"model":"bench-node","messages":[{"role":"user","content":"hi"}]}' "http://127.0.0.1:$DP_PORT/v1/chat/completions" || true)
+  [[ $code == 200 ]] && break
+  sleep 0.05
+done
+[[ $code == 200 ]] || { echo "data plane does not serve bench-node (HTTP $code)"; tail -20 "$WORK/dp.log"; exit 1; }
+curl -sf -o /dev/null -H "Authorization: Bearer $VKEY" -H 'content-type: application/json' \
+  -d '{"model":"bench-fast","messages":[{"role":"user","content":"hi"}]}' "http://127.0.0.1:$DP_PORT/v1/chat/completions" \
+  || { echo "data plane does not serve bench-fast"; exit 1; }
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+log "data plane RSS at start: $(rss_kb $DP_PID) kB"
+
+# ---------------------------------------------------------------------------- machine
+{
+  echo "{"
+  echo "  \"date_utc\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\","
+  echo "  \"cpu\": \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')\","
+  echo "  \"cores\": $(nproc),"
+  echo "  \"mem_total_kb\": $(awk '/MemTotal/ {print $2}' /proc/meminfo),"
+  echo "  \"kernel\": \"$(uname -r)\","
+  echo "  \"nginx\": \"$("$NGINX" -v 2>&1 | sed 's/.*: //')\","
+  echo "  \"wrk\": \"$(wrk --version 2>&1 | head -1 | awk '{print $2}')\","
+  echo "  \"node\": \"$(node --version)\","
+  echo "  \"git_rev\": \"$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)\","
+  echo "  \"dataplane_version\": \"$("$BIN_DIR/llm-proxy-dataplane" --version 2>/dev/null | head -1)\","
+  echo "  \"duration_s\": $DURATION, \"threads\": $THREADS, \"load_avg_at_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\""
+  echo "}"
+} >"$OUT/machine.json"
+
+# ---------------------------------------------------------------------------- requests/s
+RESULTS="$OUT/results.jsonl"
+: >"$RESULTS"
+run_wrk() {  # target url model key conc
+  local target=$1 url=$2 model=$3 key=$4 c=$5 t=1 out
+  out="$OUT/wrk-$target-c$c.txt"
+  BENCH_MODEL=$model BENCH_KEY=$key wrk -t$t -c"$c" -d2s -s "$BENCH/post.lua" "$url" >/dev/null 2>&1 || true  # warm-up
+  BENCH_MODEL=$model BENCH_KEY=$key wrk -t$t -c"$c" -d"${DURATION}s" --latency -s "$BENCH/post.lua" "$url" >"$out" 2>&1
+  local json
+  json=$(sed -n 's/^JSON //p' "$out")
+  echo "{\"kind\":\"rps\",\"target\":\"$target\",\"concurrency\":$c,\"result\":$json}" >>"$RESULTS"
+  log "$target c=$c: $json"
+}
+if [[ $SKIP != *" rps "* ]]; then
+  for c in $CONCURRENCY; do
+    run_wrk direct-fast "http://127.0.0.1:$FAST_PORT/v1/chat/completions" gpt-4o-mini "" "$c"
+    run_wrk nginx-fast "http://127.0.0.1:$PROXY_FAST_PORT/v1/chat/completions" gpt-4o-mini "" "$c"
+    run_wrk dataplane-fast "http://127.0.0.1:$DP_PORT/v1/chat/completions" bench-fast "$VKEY" "$c"
+    run_wrk direct-node "http://127.0.0.1:$NODE_PORT/v1/chat/completions" gpt-4o-mini sk-bench-upstream "$c"
+    run_wrk dataplane-node "http://127.0.0.1:$DP_PORT/v1/chat/completions" bench-node "$VKEY" "$c"
+  done
+fi
+log "data plane RSS after the load runs: $(rss_kb $DP_PID) kB"
+
+# ---------------------------------------------------------------------------- TTFT
+run_ttft() {  # target url model key
+  local json
+  json=$(node "$BENCH/ttft.mjs" "$2" "$3" "$4" "$TTFT_N" | sed -n 's/^JSON //p')
+  echo "{\"kind\":\"ttft\",\"target\":\"$1\",\"result\":$json}" >>"$RESULTS"
+  log "ttft $1: $json"
+}
+if [[ $SKIP != *" ttft "* ]]; then
+  run_ttft direct-node "http://127.0.0.1:$NODE_PORT/v1/chat/completions" gpt-4o-mini sk-bench-upstream
+  run_ttft nginx-node "http://127.0.0.1:$PROXY_NODE_PORT/v1/chat/completions" gpt-4o-mini sk-bench-upstream
+  run_ttft dataplane-node "http://127.0.0.1:$DP_PORT/v1/chat/completions" bench-node "$VKEY"
+  # A paced stream (10 ms between chunks, ~180 ms per answer): a proxy that held chunks back
+  # would show it here.
+  TTFT_N_SAVED=$TTFT_N; TTFT_N=$TTFT_SLOW_N
+  run_ttft direct-node-paced "http://127.0.0.1:$NODE_PORT/v1/chat/completions" fake-chunkdelay10 sk-bench-upstream
+  run_ttft nginx-node-paced "http://127.0.0.1:$PROXY_NODE_PORT/v1/chat/completions" fake-chunkdelay10 sk-bench-upstream
+  run_ttft dataplane-node-paced "http://127.0.0.1:$DP_PORT/v1/chat/completions" bench-node-slow "$VKEY"
+  TTFT_N=$TTFT_N_SAVED
+fi
+
+# ---------------------------------------------------------------------------- idle connections
+idle_test() {  # target port path key pids...
+  local target=$1 port=$2 path=$3 key=$4; shift 4
+  local pids=("$@") before=0 after=0 p ready
+  for p in "${pids[@]}"; do before=$((before + $(rss_kb "$p"))); done
+  node "$BENCH/idle_conns.mjs" 127.0.0.1 "$port" "$IDLE_CONNS" "$path" "$key" >"$WORK/idle-$target.log" 2>&1 &
+  local client=$!
+  for ((i = 0; i < 1200; i++)); do grep -q READY "$WORK/idle-$target.log" 2>/dev/null && break; sleep 0.1; done
+  ready=$(grep -o 'READY.*' "$WORK/idle-$target.log" || echo "READY ?")
+  sleep 3
+  for p in "${pids[@]}"; do after=$((after + $(rss_kb "$p"))); done
+  local established
+  established=$(ss -Htn state established "( sport = :$port )" | wc -l)
+  kill "$client" 2>/dev/null; wait "$client" 2>/dev/null || true
+  echo "{\"kind\":\"idle\",\"target\":\"$target\",\"result\":{\"connections\":$IDLE_CONNS,\"client\":\"$ready\",\"established_server_side\":$established,\"rss_before_kb\":$before,\"rss_after_kb\":$after}}" >>"$RESULTS"
+  log "idle $target: $ready established=$established rss ${before} kB -> ${after} kB"
+}
+if [[ $SKIP != *" idle "* ]]; then
+  idle_test dataplane "$DP_PORT" /v1/models "$VKEY" "$DP_PID"
+  sleep 2
+  mapfile -t NGINX_PIDS < <(pgrep -P "$(cat "$WORK/nginx-proxy/nginx.pid")"; cat "$WORK/nginx-proxy/nginx.pid")
+  idle_test nginx "$PROXY_FAST_PORT" /v1/models "" "${NGINX_PIDS[@]}"
+fi
+
+cp "$WORK/dp.log" "$OUT/dataplane.log" 2>/dev/null || true
+node "$BENCH/summarize.mjs" "$OUT" | tee "$OUT/summary.md"
+log "results in $OUT"

@@ -1,0 +1,61 @@
+// Turns a bench/run.sh output directory (machine.json, results.jsonl) into a Markdown summary.
+// usage: node summarize.mjs <dir>
+import fs from 'node:fs';
+import path from 'node:path';
+
+const dir = process.argv[2];
+const machine = JSON.parse(fs.readFileSync(path.join(dir, 'machine.json'), 'utf8'));
+const rows = fs.readFileSync(path.join(dir, 'results.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const ms = (us) => (us / 1000).toFixed(3);
+const out = [];
+
+out.push(`# llm-proxy benchmark run ${machine.date_utc}`, '');
+out.push(`${machine.cpu}, ${machine.cores} cores, ${(machine.mem_total_kb / 1048576).toFixed(1)} GiB, Linux ${machine.kernel}; ` +
+  `nginx ${machine.nginx}, wrk ${machine.wrk}, node ${machine.node}; git ${machine.git_rev}; ` +
+  `${machine.duration_s} s per run, data plane --threads ${machine.threads}, nginx proxy workers ${machine.threads}; ` +
+  `load average at start ${machine.load_avg_at_start}.`, '');
+
+const rps = rows.filter((r) => r.kind === 'rps');
+if (rps.length) {
+  out.push('## Requests/s and latency (non-streamed chat completion, wrk -t1, keep-alive)', '');
+  out.push('| target | conc | req/s | p50 ms | p90 ms | p99 ms | added p50 vs direct ms | added p99 ms | errors | non-2xx |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const direct = (target, c) => {
+    const base = target.endsWith('-node') ? 'direct-node' : 'direct-fast';
+    return rps.find((r) => r.target === base && r.concurrency === c)?.result;
+  };
+  for (const r of rps) {
+    const d = direct(r.target, r.concurrency);
+    const isDirect = r.target.startsWith('direct');
+    const x = r.result;
+    out.push(`| ${r.target} | ${r.concurrency} | ${x.rps.toFixed(0)} | ${ms(x.p50_us)} | ${ms(x.p90_us)} | ${ms(x.p99_us)} | ` +
+      `${isDirect || !d ? '' : ms(x.p50_us - d.p50_us)} | ${isDirect || !d ? '' : ms(x.p99_us - d.p99_us)} | ${x.socket_errors} | ${x.non2xx} |`);
+  }
+  out.push('');
+}
+
+const ttft = rows.filter((r) => r.kind === 'ttft');
+if (ttft.length) {
+  out.push('## Time to first token (streamed chat, Node fake upstream, sequential requests; *-paced: 10 ms between chunks)', '');
+  out.push('| target | n | p50 ms | p90 ms | p99 ms | mean ms | whole stream p50 ms |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of ttft) {
+    const x = r.result;
+    out.push(`| ${r.target} | ${x.n} | ${x.p50_ms} | ${x.p90_ms} | ${x.p99_ms} | ${x.mean_ms} | ${x.total_p50_ms} |`);
+  }
+  out.push('');
+}
+
+const idle = rows.filter((r) => r.kind === 'idle');
+if (idle.length) {
+  out.push('## Resident memory with idle keep-alive connections', '');
+  out.push('| server | connections asked | client says | established (server side) | RSS before MiB | RSS with them MiB | per connection KiB |');
+  out.push('|---|---:|---|---:|---:|---:|---:|');
+  for (const r of idle) {
+    const x = r.result;
+    const per = x.established_server_side > 0 ? ((x.rss_after_kb - x.rss_before_kb) / x.established_server_side).toFixed(2) : '';
+    out.push(`| ${r.target} | ${x.connections} | ${x.client} | ${x.established_server_side} | ${(x.rss_before_kb / 1024).toFixed(1)} | ${(x.rss_after_kb / 1024).toFixed(1)} | ${per} |`);
+  }
+  out.push('');
+}
+console.log(out.join('\n'));
