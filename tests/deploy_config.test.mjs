@@ -25,7 +25,8 @@ export const METRICS = [
   'llmproxy_limit_rejections_total', // counter; labels kind
   'llmproxy_upstream_errors_total', // counter; labels provider, reason
   'llmproxy_upstream_retries_total', // counter; labels provider
-  'llmproxy_config_revision', // gauge (control plane: newest; data plane: applied)
+  'llmproxy_config_revision', // gauge (data plane: applied)
+  'llmproxy_controlplane_config_revision', // gauge (control plane: newest)
   'llmproxy_usage_records_spooled_total', // counter
   'llmproxy_usage_records_replayed_total', // counter
 ];

@@ -22,8 +22,10 @@ export const N = {
   upstreamErrors: 'llmproxy_upstream_errors_total',
   // counter, labels: provider
   upstreamRetries: 'llmproxy_upstream_retries_total',
-  // gauge: config revision (control plane: newest; data plane: applied)
+  // gauge: config revision a data plane applied
   configRevision: 'llmproxy_config_revision',
+  // gauge: the newest config revision the control plane knows
+  controlplaneRevision: 'llmproxy_controlplane_config_revision',
   // counter: usage records written to the disk spool
   usageRecordsSpooled: 'llmproxy_usage_records_spooled_total',
   // counter: spooled usage records sent once the control plane answered again
@@ -102,8 +104,8 @@ endRow();
 row('Fleet');
 panel(stat('Data planes up', 'Data-plane targets Prometheus scrapes successfully.', 'short', [{ expr: `sum(up{${DP}})`, legendFormat: 'up' }]), 4, 6);
 panel(stat('Control planes up', 'Control-plane targets Prometheus scrapes successfully.', 'short', [{ expr: `sum(up{${CP}})`, legendFormat: 'up' }]), 4, 6);
-panel(stat('Data planes behind', 'Data planes whose applied config revision is older than the control plane\'s newest.', 'short', [{ expr: `count(max by (instance) (${N.configRevision}{${DP}}) < scalar(max(${N.configRevision}{${CP}}))) or vector(0)`, legendFormat: 'behind' }], [{ color: 'green', value: null }, { color: 'red', value: 1 }]), 4, 6);
-panel(ts('Config revision', 'Config revision of the control plane (newest) and the one each data plane applied. The lines should meet.', 'none', [{ expr: `max(${N.configRevision}{${CP}})`, legendFormat: 'control plane' }, { expr: `max by (instance) (${N.configRevision}{${DP}})`, legendFormat: '{{instance}}' }]), 12, 6);
+panel(stat('Data planes behind', 'Data planes whose applied config revision is older than the control plane\'s newest.', 'short', [{ expr: `count(max by (instance) (${N.configRevision}{${DP}}) < scalar(max(${N.controlplaneRevision}{${CP}}))) or vector(0)`, legendFormat: 'behind' }], [{ color: 'green', value: null }, { color: 'red', value: 1 }]), 4, 6);
+panel(ts('Config revision', 'Config revision of the control plane (newest) and the one each data plane applied. The lines should meet.', 'none', [{ expr: `max(${N.controlplaneRevision}{${CP}})`, legendFormat: 'control plane' }, { expr: `max by (instance) (${N.configRevision}{${DP}})`, legendFormat: '{{instance}}' }]), 12, 6);
 endRow();
 panel(ts('Usage records spooled and replayed/s', 'Usage records a data plane wrote to disk while the control plane was unreachable, and those it replayed later.', 'short', [{ expr: `sum by (instance) (rate(${N.usageRecordsSpooled}[${R}]))`, legendFormat: 'spooled {{instance}}' }, { expr: `sum by (instance) (rate(${N.usageRecordsReplayed}[${R}]))`, legendFormat: 'replayed {{instance}}' }]), 24, 6);
 endRow();
