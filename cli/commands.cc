@@ -196,12 +196,131 @@ struct State {
     return *client;
   }
 
+  // Makes `verb` the action when the command line selects `cmd`.
+  void OnSelect(CLI::App* cmd, std::function<absl::Status()> verb) {
+    cmd->callback([this, verb = std::move(verb)] { action = verb; });
+  }
+
   // Prints `message` as JSON, or `table` when the output is a table.
   void Print(const google::protobuf::Message& message,
              const std::string& table) {
     std::cout << (global.json() ? ToJson(message) : table);
   }
 };
+
+using AdminStub = v1::AdminService::Stub;
+
+// An AdminService RPC, as a stub member function.
+template <typename Req, typename Resp>
+using AdminRpc = grpc::Status (AdminStub::*)(grpc::ClientContext*, const Req&,
+                                             Resp*);
+
+constexpr char kEtagHelp[] = "refuse (ABORTED) unless this is the current etag";
+
+// What `update` parses: the id, the field flags given and an optional etag.
+template <typename Flags>
+struct UpdateFlags {
+  std::string id, etag;
+  Flags f;
+};
+
+// Calls `rpc` and prints its answer: as JSON, or as `render` makes it.
+template <typename Req, typename Resp, typename Render>
+absl::Status CallAndPrint(State& st, AdminRpc<Req, Resp> rpc, const Req& req,
+                          Render render) {
+  Client& c = st.client_();
+  absl::StatusOr<Resp> resp = c.Call(c.admin(), rpc, req);
+  if (!resp.ok()) return resp.status();
+  st.Print(*resp, render(*resp));
+  return absl::OkStatus();
+}
+
+// The current limits of a key or assignment (read with `get`) when limit
+// flags are given, so an update of some limits keeps the others (limits are
+// sent whole, see requests.h); without limit flags, no call and no limits.
+template <typename GetReq, typename Resource>
+absl::StatusOr<v1::Limits> CurrentLimits(Client& c, const LimitFlags& flags,
+                                         AdminRpc<GetReq, Resource> get,
+                                         const std::string& id) {
+  if (!flags.any()) return v1::Limits();
+  GetReq req;
+  req.set_id(id);
+  absl::StatusOr<Resource> r = c.Call(c.admin(), get, req);
+  if (!r.ok()) return r.status();
+  return r->limits();
+}
+
+// `list`: every page of `rpc` (or the one --page-size/--page-token name),
+// merged, as JSON or as `render` makes a table of the `items` field, with
+// the next page token if one is left. `first` is the request to start from
+// (filters set, no paging).
+template <typename Req, typename Resp, typename Item>
+CLI::App* AddListCommand(
+    CLI::App* cmd, State& st, const std::string& help, const Req* first,
+    AdminRpc<Req, Resp> rpc,
+    google::protobuf::RepeatedPtrField<Item>* (Resp::*items)(),
+    std::string (*render)(const google::protobuf::RepeatedPtrField<Item>&)) {
+  auto* page = st.Make<PageFlags>();
+  CLI::App* list = cmd->add_subcommand("list", help);
+  AddPageFlags(list, *page);
+  st.OnSelect(list, [&st, first, page, rpc, items, render]() -> absl::Status {
+    Client& c = st.client_();
+    absl::StatusOr<Resp> resp = Paginate<Resp>(
+        *first, *page,
+        [&c, rpc](const Req& r) { return c.Call(c.admin(), rpc, r); },
+        [items](Resp& all, Resp& p) {
+          for (Item& x : *(p.*items)()) *(all.*items)()->Add() = std::move(x);
+          all.set_next_page_token(p.next_page_token());
+        });
+    if (!resp.ok()) return resp.status();
+    std::string table = render(*(resp.value().*items)());
+    if (!resp->next_page_token().empty()) {
+      absl::StrAppend(&table, "next page token: ", resp->next_page_token(),
+                      "\n");
+    }
+    st.Print(*resp, table);
+    return absl::OkStatus();
+  });
+  return list;
+}
+
+// `get ID`.
+template <typename Req, typename Resp>
+void AddGetCommand(CLI::App* cmd, State& st, const std::string& help,
+                   const std::string& id_help, AdminRpc<Req, Resp> rpc,
+                   std::string (*render)(const Resp&)) {
+  auto* id = st.Make<std::string>();
+  CLI::App* get = cmd->add_subcommand("get", help);
+  get->add_option("id", *id, id_help)->required();
+  st.OnSelect(get, [&st, id, rpc, render]() -> absl::Status {
+    Req req;
+    req.set_id(*id);
+    return CallAndPrint(st, rpc, req, render);
+  });
+}
+
+// `delete ID [--force] [--etag E]`, printing the config revision it made.
+template <typename Req, typename Resp>
+void AddDeleteCommand(CLI::App* cmd, State& st, const std::string& help,
+                      const std::string& noun, const std::string& force_help,
+                      AdminRpc<Req, Resp> rpc) {
+  auto* req = st.Make<Req>();
+  CLI::App* del = cmd->add_subcommand("delete", help);
+  del->add_option_function<std::string>(
+         "id", [req](const std::string& v) { req->set_id(v); },
+         absl::StrCat(noun, " id"))
+      ->required();
+  del->add_flag_callback(
+      "--force", [req] { req->set_force(true); }, force_help);
+  del->add_option_function<std::string>(
+      "--etag", [req](const std::string& v) { req->set_etag(v); }, kEtagHelp);
+  st.OnSelect(del, [&st, req, rpc, noun]() -> absl::Status {
+    return CallAndPrint(st, rpc, *req, [&](const Resp& resp) {
+      return absl::StrCat("deleted ", noun, " ", req->id(),
+                          " (config revision ", resp.revision(), ")\n");
+    });
+  });
+}
 
 void AddConnectionCommands(CLI::App& app, State& st) {
   CLI::App* cmd =
@@ -227,75 +346,22 @@ void AddConnectionCommands(CLI::App& app, State& st) {
     RepeatedOpt(add, "--header", f->headers, "extra upstream header K=V");
     Opt(add, "--timeout-ms", f->timeout_ms, "upstream timeout in ms");
     AddEnabledFlags(add, f->enabled);
-    add->callback([&st, f] {
-      st.action = [&st, f]() -> absl::Status {
-        absl::StatusOr<v1::CreateConnectionRequest> req =
-            MakeCreateConnectionRequest(*f);
-        if (!req.ok()) return req.status();
-        Client& c = st.client_();
-        absl::StatusOr<v1::Connection> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::CreateConnection, *req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp, RenderConnection(*resp));
-        return absl::OkStatus();
-      };
+    st.OnSelect(add, [&st, f]() -> absl::Status {
+      absl::StatusOr<v1::CreateConnectionRequest> req =
+          MakeCreateConnectionRequest(*f);
+      if (!req.ok()) return req.status();
+      return CallAndPrint(st, &AdminStub::CreateConnection, *req,
+                          RenderConnection);
     });
   }
+  AddListCommand(
+      cmd, st, "list connections", st.Make<v1::ListConnectionsRequest>(),
+      &AdminStub::ListConnections,
+      &v1::ListConnectionsResponse::mutable_connections, RenderConnections);
+  AddGetCommand(cmd, st, "show one connection", "connection id (cn_…)",
+                &AdminStub::GetConnection, RenderConnection);
   {
-    auto* page = st.Make<PageFlags>();
-    CLI::App* list = cmd->add_subcommand("list", "list connections");
-    AddPageFlags(list, *page);
-    list->callback([&st, page] {
-      st.action = [&st, page]() -> absl::Status {
-        Client& c = st.client_();
-        absl::StatusOr<v1::ListConnectionsResponse> resp =
-            Paginate<v1::ListConnectionsResponse>(
-                v1::ListConnectionsRequest(), *page,
-                [&c](const v1::ListConnectionsRequest& r) {
-                  return c.Call(c.admin(),
-                                &v1::AdminService::Stub::ListConnections, r);
-                },
-                [](v1::ListConnectionsResponse& all,
-                   v1::ListConnectionsResponse& p) {
-                  for (auto& x : *p.mutable_connections()) {
-                    *all.add_connections() = std::move(x);
-                  }
-                  all.set_next_page_token(p.next_page_token());
-                });
-        if (!resp.ok()) return resp.status();
-        std::string table = RenderConnections(resp->connections());
-        if (!resp->next_page_token().empty()) {
-          absl::StrAppend(&table, "next page token: ", resp->next_page_token(),
-                          "\n");
-        }
-        st.Print(*resp, table);
-        return absl::OkStatus();
-      };
-    });
-  }
-  {
-    auto* id = st.Make<std::string>();
-    CLI::App* get = cmd->add_subcommand("get", "show one connection");
-    get->add_option("id", *id, "connection id (cn_…)")->required();
-    get->callback([&st, id] {
-      st.action = [&st, id]() -> absl::Status {
-        v1::GetConnectionRequest req;
-        req.set_id(*id);
-        Client& c = st.client_();
-        absl::StatusOr<v1::Connection> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::GetConnection, req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp, RenderConnection(*resp));
-        return absl::OkStatus();
-      };
-    });
-  }
-  {
-    struct UpdateFlags {
-      std::string id, etag;
-      ConnectionFlags f;
-    };
-    auto* u = st.Make<UpdateFlags>();
+    auto* u = st.Make<UpdateFlags<ConnectionFlags>>();
     CLI::App* update = cmd->add_subcommand(
         "update", "change the fields given (others keep their values)");
     update->add_option("id", u->id, "connection id")->required();
@@ -309,48 +375,18 @@ void AddConnectionCommands(CLI::App& app, State& st) {
                 "extra header K=V (replaces all extra headers)");
     Opt(update, "--timeout-ms", u->f.timeout_ms, "upstream timeout in ms");
     AddEnabledFlags(update, u->f.enabled);
-    update->add_option("--etag", u->etag,
-                       "refuse (ABORTED) unless this is the current etag");
-    update->callback([&st, u] {
-      st.action = [&st, u]() -> absl::Status {
-        absl::StatusOr<v1::UpdateConnectionRequest> req =
-            MakeUpdateConnectionRequest(u->id, u->f, u->etag);
-        if (!req.ok()) return req.status();
-        Client& c = st.client_();
-        absl::StatusOr<v1::Connection> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::UpdateConnection, *req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp, RenderConnection(*resp));
-        return absl::OkStatus();
-      };
+    update->add_option("--etag", u->etag, kEtagHelp);
+    st.OnSelect(update, [&st, u]() -> absl::Status {
+      absl::StatusOr<v1::UpdateConnectionRequest> req =
+          MakeUpdateConnectionRequest(u->id, u->f, u->etag);
+      if (!req.ok()) return req.status();
+      return CallAndPrint(st, &AdminStub::UpdateConnection, *req,
+                          RenderConnection);
     });
   }
-  {
-    auto* req = st.Make<v1::DeleteConnectionRequest>();
-    CLI::App* del = cmd->add_subcommand("delete", "delete a connection");
-    del->add_option_function<std::string>(
-           "id", [req](const std::string& v) { req->set_id(v); },
-           "connection id")
-        ->required();
-    del->add_flag_callback(
-        "--force", [req] { req->set_force(true); },
-        "also delete the models and assignments that use it");
-    del->add_option_function<std::string>(
-        "--etag", [req](const std::string& v) { req->set_etag(v); },
-        "refuse (ABORTED) unless this is the current etag");
-    del->callback([&st, req] {
-      st.action = [&st, req]() -> absl::Status {
-        Client& c = st.client_();
-        absl::StatusOr<v1::DeleteConnectionResponse> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::DeleteConnection, *req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp,
-                 absl::StrCat("deleted connection ", req->id(),
-                              " (config revision ", resp->revision(), ")\n"));
-        return absl::OkStatus();
-      };
-    });
-  }
+  AddDeleteCommand(cmd, st, "delete a connection", "connection",
+                   "also delete the models and assignments that use it",
+                   &AdminStub::DeleteConnection);
 }
 
 void AddModelCommands(CLI::App& app, State& st) {
@@ -377,132 +413,34 @@ void AddModelCommands(CLI::App& app, State& st) {
     auto* f = st.Make<ModelFlags>();
     CLI::App* add = cmd->add_subcommand("add", "create a model");
     add_fields(add, *f, true);
-    add->callback([&st, f] {
-      st.action = [&st, f]() -> absl::Status {
-        absl::StatusOr<v1::CreateModelRequest> req = MakeCreateModelRequest(*f);
-        if (!req.ok()) return req.status();
-        Client& c = st.client_();
-        absl::StatusOr<v1::Model> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::CreateModel, *req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp, RenderModel(*resp));
-        return absl::OkStatus();
-      };
+    st.OnSelect(add, [&st, f]() -> absl::Status {
+      absl::StatusOr<v1::CreateModelRequest> req = MakeCreateModelRequest(*f);
+      if (!req.ok()) return req.status();
+      return CallAndPrint(st, &AdminStub::CreateModel, *req, RenderModel);
     });
   }
+  AddListCommand(cmd, st, "list models", st.Make<v1::ListModelsRequest>(),
+                 &AdminStub::ListModels,
+                 &v1::ListModelsResponse::mutable_models, RenderModels);
+  AddGetCommand(cmd, st, "show one model", "model id (md_…)",
+                &AdminStub::GetModel, RenderModel);
   {
-    auto* page = st.Make<PageFlags>();
-    CLI::App* list = cmd->add_subcommand("list", "list models");
-    AddPageFlags(list, *page);
-    list->callback([&st, page] {
-      st.action = [&st, page]() -> absl::Status {
-        Client& c = st.client_();
-        absl::StatusOr<v1::ListModelsResponse> resp =
-            Paginate<v1::ListModelsResponse>(
-                v1::ListModelsRequest(), *page,
-                [&c](const v1::ListModelsRequest& r) {
-                  return c.Call(c.admin(), &v1::AdminService::Stub::ListModels,
-                                r);
-                },
-                [](v1::ListModelsResponse& all, v1::ListModelsResponse& p) {
-                  for (auto& x : *p.mutable_models()) {
-                    *all.add_models() = std::move(x);
-                  }
-                  all.set_next_page_token(p.next_page_token());
-                });
-        if (!resp.ok()) return resp.status();
-        std::string table = RenderModels(resp->models());
-        if (!resp->next_page_token().empty()) {
-          absl::StrAppend(&table, "next page token: ", resp->next_page_token(),
-                          "\n");
-        }
-        st.Print(*resp, table);
-        return absl::OkStatus();
-      };
-    });
-  }
-  {
-    auto* id = st.Make<std::string>();
-    CLI::App* get = cmd->add_subcommand("get", "show one model");
-    get->add_option("id", *id, "model id (md_…)")->required();
-    get->callback([&st, id] {
-      st.action = [&st, id]() -> absl::Status {
-        v1::GetModelRequest req;
-        req.set_id(*id);
-        Client& c = st.client_();
-        absl::StatusOr<v1::Model> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::GetModel, req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp, RenderModel(*resp));
-        return absl::OkStatus();
-      };
-    });
-  }
-  {
-    struct UpdateFlags {
-      std::string id, etag;
-      ModelFlags f;
-    };
-    auto* u = st.Make<UpdateFlags>();
+    auto* u = st.Make<UpdateFlags<ModelFlags>>();
     CLI::App* update = cmd->add_subcommand(
         "update", "change the fields given (others keep their values)");
     update->add_option("id", u->id, "model id")->required();
     add_fields(update, u->f, false);
-    update->add_option("--etag", u->etag,
-                       "refuse (ABORTED) unless this is the current etag");
-    update->callback([&st, u] {
-      st.action = [&st, u]() -> absl::Status {
-        absl::StatusOr<v1::UpdateModelRequest> req =
-            MakeUpdateModelRequest(u->id, u->f, u->etag);
-        if (!req.ok()) return req.status();
-        Client& c = st.client_();
-        absl::StatusOr<v1::Model> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::UpdateModel, *req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp, RenderModel(*resp));
-        return absl::OkStatus();
-      };
+    update->add_option("--etag", u->etag, kEtagHelp);
+    st.OnSelect(update, [&st, u]() -> absl::Status {
+      absl::StatusOr<v1::UpdateModelRequest> req =
+          MakeUpdateModelRequest(u->id, u->f, u->etag);
+      if (!req.ok()) return req.status();
+      return CallAndPrint(st, &AdminStub::UpdateModel, *req, RenderModel);
     });
   }
-  {
-    auto* req = st.Make<v1::DeleteModelRequest>();
-    CLI::App* del = cmd->add_subcommand("delete", "delete a model");
-    del->add_option_function<std::string>(
-           "id", [req](const std::string& v) { req->set_id(v); }, "model id")
-        ->required();
-    del->add_flag_callback(
-        "--force", [req] { req->set_force(true); },
-        "also delete the assignments that use it");
-    del->add_option_function<std::string>(
-        "--etag", [req](const std::string& v) { req->set_etag(v); },
-        "refuse (ABORTED) unless this is the current etag");
-    del->callback([&st, req] {
-      st.action = [&st, req]() -> absl::Status {
-        Client& c = st.client_();
-        absl::StatusOr<v1::DeleteModelResponse> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::DeleteModel, *req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp,
-                 absl::StrCat("deleted model ", req->id(), " (config revision ",
-                              resp->revision(), ")\n"));
-        return absl::OkStatus();
-      };
-    });
-  }
-}
-
-// Reads the current limits of a key or assignment, so an update of some
-// limits keeps the others (limits are sent whole, see requests.h).
-template <typename Resource, typename GetReq, typename Stub>
-absl::StatusOr<v1::Limits> CurrentLimits(
-    Client& c, Stub& stub,
-    grpc::Status (Stub::*rpc)(grpc::ClientContext*, const GetReq&, Resource*),
-    const std::string& id) {
-  GetReq req;
-  req.set_id(id);
-  absl::StatusOr<Resource> r = c.Call(stub, rpc, req);
-  if (!r.ok()) return r.status();
-  return r->limits();
+  AddDeleteCommand(cmd, st, "delete a model", "model",
+                   "also delete the assignments that use it",
+                   &AdminStub::DeleteModel);
 }
 
 void AddVirtualKeyCommands(CLI::App& app, State& st) {
@@ -531,164 +469,79 @@ void AddVirtualKeyCommands(CLI::App& app, State& st) {
         Opt(add, "--model-id", f->model_id, "assign one model");
     conn->excludes(model);
     add_fields(add, *f);
-    add->callback([&st, f] {
-      st.action = [&st, f]() -> absl::Status {
-        absl::StatusOr<CreateVirtualKeyPlan> plan =
-            MakeCreateVirtualKeyPlan(*f, absl::Now());
-        if (!plan.ok()) return plan.status();
-        Client& c = st.client_();
-        absl::StatusOr<v1::VirtualKey> key = c.Call(
-            c.admin(), &v1::AdminService::Stub::CreateVirtualKey, plan->key);
-        if (!key.ok()) return key.status();
-        absl::StatusOr<v1::Assignment> assignment =
-            absl::NotFoundError("no assignment asked for");
-        if (plan->assignment) {
-          plan->assignment->mutable_assignment()->set_virtual_key_id(key->id());
-          assignment =
-              c.Call(c.admin(), &v1::AdminService::Stub::CreateAssignment,
-                     *plan->assignment);
+    st.OnSelect(add, [&st, f]() -> absl::Status {
+      absl::StatusOr<CreateVirtualKeyPlan> plan =
+          MakeCreateVirtualKeyPlan(*f, absl::Now());
+      if (!plan.ok()) return plan.status();
+      Client& c = st.client_();
+      absl::StatusOr<v1::VirtualKey> key =
+          c.Call(c.admin(), &AdminStub::CreateVirtualKey, plan->key);
+      if (!key.ok()) return key.status();
+      absl::StatusOr<v1::Assignment> assignment =
+          absl::NotFoundError("no assignment asked for");
+      if (plan->assignment) {
+        plan->assignment->mutable_assignment()->set_virtual_key_id(key->id());
+        assignment =
+            c.Call(c.admin(), &AdminStub::CreateAssignment, *plan->assignment);
+      }
+      // The plain key is printed even if the assignment failed: it cannot
+      // be read back later.
+      if (st.global.json()) {
+        std::cout << "{\n\"virtual_key\": " << ToJson(*key);
+        if (assignment.ok()) {
+          std::cout << ",\n\"assignment\": " << ToJson(*assignment);
         }
-        // The plain key is printed even if the assignment failed: it cannot
-        // be read back later.
-        if (st.global.json()) {
-          std::cout << "{\n\"virtual_key\": " << ToJson(*key);
-          if (assignment.ok()) {
-            std::cout << ",\n\"assignment\": " << ToJson(*assignment);
-          }
-          std::cout << "}\n";
-          std::cerr << "note: the key is shown only this once; store it now\n";
-        } else {
-          std::cout << RenderVirtualKey(*key);
-          if (assignment.ok()) {
-            std::cout << "\nassignment:\n" << RenderAssignment(*assignment);
-          }
-          std::cout << "\nkey: " << key->key()
-                    << "\nThis is the only time the key is shown: store it "
-                       "now.\n";
+        std::cout << "}\n";
+        std::cerr << "note: the key is shown only this once; store it now\n";
+      } else {
+        std::cout << RenderVirtualKey(*key);
+        if (assignment.ok()) {
+          std::cout << "\nassignment:\n" << RenderAssignment(*assignment);
         }
-        if (plan->assignment && !assignment.ok()) {
-          return absl::Status(
-              assignment.status().code(),
-              absl::StrCat("virtual key ", key->id(),
-                           " was created but its assignment failed: ",
-                           assignment.status().message()));
-        }
-        return absl::OkStatus();
-      };
+        std::cout << "\nkey: " << key->key()
+                  << "\nThis is the only time the key is shown: store it "
+                     "now.\n";
+      }
+      if (plan->assignment && !assignment.ok()) {
+        return absl::Status(
+            assignment.status().code(),
+            absl::StrCat("virtual key ", key->id(),
+                         " was created but its assignment failed: ",
+                         assignment.status().message()));
+      }
+      return absl::OkStatus();
     });
   }
+  AddListCommand(
+      cmd, st, "list virtual keys", st.Make<v1::ListVirtualKeysRequest>(),
+      &AdminStub::ListVirtualKeys,
+      &v1::ListVirtualKeysResponse::mutable_virtual_keys, RenderVirtualKeys);
+  AddGetCommand(cmd, st, "show one virtual key", "virtual key id (vk_…)",
+                &AdminStub::GetVirtualKey, RenderVirtualKey);
   {
-    auto* page = st.Make<PageFlags>();
-    CLI::App* list = cmd->add_subcommand("list", "list virtual keys");
-    AddPageFlags(list, *page);
-    list->callback([&st, page] {
-      st.action = [&st, page]() -> absl::Status {
-        Client& c = st.client_();
-        absl::StatusOr<v1::ListVirtualKeysResponse> resp =
-            Paginate<v1::ListVirtualKeysResponse>(
-                v1::ListVirtualKeysRequest(), *page,
-                [&c](const v1::ListVirtualKeysRequest& r) {
-                  return c.Call(c.admin(),
-                                &v1::AdminService::Stub::ListVirtualKeys, r);
-                },
-                [](v1::ListVirtualKeysResponse& all,
-                   v1::ListVirtualKeysResponse& p) {
-                  for (auto& x : *p.mutable_virtual_keys()) {
-                    *all.add_virtual_keys() = std::move(x);
-                  }
-                  all.set_next_page_token(p.next_page_token());
-                });
-        if (!resp.ok()) return resp.status();
-        std::string table = RenderVirtualKeys(resp->virtual_keys());
-        if (!resp->next_page_token().empty()) {
-          absl::StrAppend(&table, "next page token: ", resp->next_page_token(),
-                          "\n");
-        }
-        st.Print(*resp, table);
-        return absl::OkStatus();
-      };
-    });
-  }
-  {
-    auto* id = st.Make<std::string>();
-    CLI::App* get = cmd->add_subcommand("get", "show one virtual key");
-    get->add_option("id", *id, "virtual key id (vk_…)")->required();
-    get->callback([&st, id] {
-      st.action = [&st, id]() -> absl::Status {
-        v1::GetVirtualKeyRequest req;
-        req.set_id(*id);
-        Client& c = st.client_();
-        absl::StatusOr<v1::VirtualKey> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::GetVirtualKey, req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp, RenderVirtualKey(*resp));
-        return absl::OkStatus();
-      };
-    });
-  }
-  {
-    struct UpdateFlags {
-      std::string id, etag;
-      VirtualKeyFlags f;
-    };
-    auto* u = st.Make<UpdateFlags>();
+    auto* u = st.Make<UpdateFlags<VirtualKeyFlags>>();
     CLI::App* update = cmd->add_subcommand(
         "update",
         "change the fields given; limit flags change the key-wide limits");
     update->add_option("id", u->id, "virtual key id")->required();
     Opt(update, "--name", u->f.name, "new name");
     add_fields(update, u->f);
-    update->add_option("--etag", u->etag,
-                       "refuse (ABORTED) unless this is the current etag");
-    update->callback([&st, u] {
-      st.action = [&st, u]() -> absl::Status {
-        Client& c = st.client_();
-        v1::Limits current;
-        if (u->f.limits.any()) {
-          absl::StatusOr<v1::Limits> l =
-              CurrentLimits<v1::VirtualKey, v1::GetVirtualKeyRequest>(
-                  c, c.admin(), &v1::AdminService::Stub::GetVirtualKey, u->id);
-          if (!l.ok()) return l.status();
-          current = *l;
-        }
-        absl::StatusOr<v1::UpdateVirtualKeyRequest> req =
-            MakeUpdateVirtualKeyRequest(u->id, u->f, current, u->etag,
-                                        absl::Now());
-        if (!req.ok()) return req.status();
-        absl::StatusOr<v1::VirtualKey> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::UpdateVirtualKey, *req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp, RenderVirtualKey(*resp));
-        return absl::OkStatus();
-      };
+    update->add_option("--etag", u->etag, kEtagHelp);
+    st.OnSelect(update, [&st, u]() -> absl::Status {
+      absl::StatusOr<v1::Limits> current = CurrentLimits(
+          st.client_(), u->f.limits, &AdminStub::GetVirtualKey, u->id);
+      if (!current.ok()) return current.status();
+      absl::StatusOr<v1::UpdateVirtualKeyRequest> req =
+          MakeUpdateVirtualKeyRequest(u->id, u->f, *current, u->etag,
+                                      absl::Now());
+      if (!req.ok()) return req.status();
+      return CallAndPrint(st, &AdminStub::UpdateVirtualKey, *req,
+                          RenderVirtualKey);
     });
   }
-  {
-    auto* req = st.Make<v1::DeleteVirtualKeyRequest>();
-    CLI::App* del = cmd->add_subcommand(
-        "delete", "delete a virtual key and its assignments");
-    del->add_option_function<std::string>(
-           "id", [req](const std::string& v) { req->set_id(v); },
-           "virtual key id")
-        ->required();
-    del->add_flag_callback(
-        "--force", [req] { req->set_force(true); }, "accepted for symmetry");
-    del->add_option_function<std::string>(
-        "--etag", [req](const std::string& v) { req->set_etag(v); },
-        "refuse (ABORTED) unless this is the current etag");
-    del->callback([&st, req] {
-      st.action = [&st, req]() -> absl::Status {
-        Client& c = st.client_();
-        absl::StatusOr<v1::DeleteVirtualKeyResponse> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::DeleteVirtualKey, *req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp,
-                 absl::StrCat("deleted virtual key ", req->id(),
-                              " (config revision ", resp->revision(), ")\n"));
-        return absl::OkStatus();
-      };
-    });
-  }
+  AddDeleteCommand(cmd, st, "delete a virtual key and its assignments",
+                   "virtual key", "accepted for symmetry",
+                   &AdminStub::DeleteVirtualKey);
 }
 
 void AddAssignmentCommands(CLI::App& app, State& st) {
@@ -705,82 +558,28 @@ void AddAssignmentCommands(CLI::App& app, State& st) {
     CLI::Option* model = Opt(add, "--model-id", f->model_id, "one model");
     conn->excludes(model);
     AddLimitFlags(add, f->limits);
-    add->callback([&st, f] {
-      st.action = [&st, f]() -> absl::Status {
-        absl::StatusOr<v1::CreateAssignmentRequest> req =
-            MakeCreateAssignmentRequest(*f);
-        if (!req.ok()) return req.status();
-        Client& c = st.client_();
-        absl::StatusOr<v1::Assignment> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::CreateAssignment, *req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp, RenderAssignment(*resp));
-        return absl::OkStatus();
-      };
+    st.OnSelect(add, [&st, f]() -> absl::Status {
+      absl::StatusOr<v1::CreateAssignmentRequest> req =
+          MakeCreateAssignmentRequest(*f);
+      if (!req.ok()) return req.status();
+      return CallAndPrint(st, &AdminStub::CreateAssignment, *req,
+                          RenderAssignment);
     });
   }
   {
-    struct ListFlags {
-      PageFlags page;
-      std::string vkey_id;
-    };
-    auto* l = st.Make<ListFlags>();
-    CLI::App* list = cmd->add_subcommand("list", "list assignments");
-    AddPageFlags(list, l->page);
-    list->add_option("--vkey-id", l->vkey_id, "only this key's assignments");
-    list->callback([&st, l] {
-      st.action = [&st, l]() -> absl::Status {
-        Client& c = st.client_();
-        v1::ListAssignmentsRequest first;
-        first.set_virtual_key_id(l->vkey_id);
-        absl::StatusOr<v1::ListAssignmentsResponse> resp =
-            Paginate<v1::ListAssignmentsResponse>(
-                first, l->page,
-                [&c](const v1::ListAssignmentsRequest& r) {
-                  return c.Call(c.admin(),
-                                &v1::AdminService::Stub::ListAssignments, r);
-                },
-                [](v1::ListAssignmentsResponse& all,
-                   v1::ListAssignmentsResponse& p) {
-                  for (auto& x : *p.mutable_assignments()) {
-                    *all.add_assignments() = std::move(x);
-                  }
-                  all.set_next_page_token(p.next_page_token());
-                });
-        if (!resp.ok()) return resp.status();
-        std::string table = RenderAssignments(resp->assignments());
-        if (!resp->next_page_token().empty()) {
-          absl::StrAppend(&table, "next page token: ", resp->next_page_token(),
-                          "\n");
-        }
-        st.Print(*resp, table);
-        return absl::OkStatus();
-      };
-    });
+    auto* first = st.Make<v1::ListAssignmentsRequest>();
+    CLI::App* list = AddListCommand(
+        cmd, st, "list assignments", first, &AdminStub::ListAssignments,
+        &v1::ListAssignmentsResponse::mutable_assignments, RenderAssignments);
+    list->add_option_function<std::string>(
+        "--vkey-id",
+        [first](const std::string& v) { first->set_virtual_key_id(v); },
+        "only this key's assignments");
   }
+  AddGetCommand(cmd, st, "show one assignment", "assignment id (as_…)",
+                &AdminStub::GetAssignment, RenderAssignment);
   {
-    auto* id = st.Make<std::string>();
-    CLI::App* get = cmd->add_subcommand("get", "show one assignment");
-    get->add_option("id", *id, "assignment id (as_…)")->required();
-    get->callback([&st, id] {
-      st.action = [&st, id]() -> absl::Status {
-        v1::GetAssignmentRequest req;
-        req.set_id(*id);
-        Client& c = st.client_();
-        absl::StatusOr<v1::Assignment> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::GetAssignment, req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp, RenderAssignment(*resp));
-        return absl::OkStatus();
-      };
-    });
-  }
-  {
-    struct UpdateFlags {
-      std::string id, etag;
-      AssignmentFlags f;
-    };
-    auto* u = st.Make<UpdateFlags>();
+    auto* u = st.Make<UpdateFlags<AssignmentFlags>>();
     CLI::App* update =
         cmd->add_subcommand("update", "change the target or the limits given");
     update->add_option("id", u->id, "assignment id")->required();
@@ -790,55 +589,20 @@ void AddAssignmentCommands(CLI::App& app, State& st) {
         Opt(update, "--model-id", u->f.model_id, "new target model");
     conn->excludes(model);
     AddLimitFlags(update, u->f.limits);
-    update->add_option("--etag", u->etag,
-                       "refuse (ABORTED) unless this is the current etag");
-    update->callback([&st, u] {
-      st.action = [&st, u]() -> absl::Status {
-        Client& c = st.client_();
-        v1::Limits current;
-        if (u->f.limits.any()) {
-          absl::StatusOr<v1::Limits> l =
-              CurrentLimits<v1::Assignment, v1::GetAssignmentRequest>(
-                  c, c.admin(), &v1::AdminService::Stub::GetAssignment, u->id);
-          if (!l.ok()) return l.status();
-          current = *l;
-        }
-        absl::StatusOr<v1::UpdateAssignmentRequest> req =
-            MakeUpdateAssignmentRequest(u->id, u->f, current, u->etag);
-        if (!req.ok()) return req.status();
-        absl::StatusOr<v1::Assignment> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::UpdateAssignment, *req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp, RenderAssignment(*resp));
-        return absl::OkStatus();
-      };
+    update->add_option("--etag", u->etag, kEtagHelp);
+    st.OnSelect(update, [&st, u]() -> absl::Status {
+      absl::StatusOr<v1::Limits> current = CurrentLimits(
+          st.client_(), u->f.limits, &AdminStub::GetAssignment, u->id);
+      if (!current.ok()) return current.status();
+      absl::StatusOr<v1::UpdateAssignmentRequest> req =
+          MakeUpdateAssignmentRequest(u->id, u->f, *current, u->etag);
+      if (!req.ok()) return req.status();
+      return CallAndPrint(st, &AdminStub::UpdateAssignment, *req,
+                          RenderAssignment);
     });
   }
-  {
-    auto* req = st.Make<v1::DeleteAssignmentRequest>();
-    CLI::App* del = cmd->add_subcommand("delete", "delete an assignment");
-    del->add_option_function<std::string>(
-           "id", [req](const std::string& v) { req->set_id(v); },
-           "assignment id")
-        ->required();
-    del->add_flag_callback(
-        "--force", [req] { req->set_force(true); }, "accepted for symmetry");
-    del->add_option_function<std::string>(
-        "--etag", [req](const std::string& v) { req->set_etag(v); },
-        "refuse (ABORTED) unless this is the current etag");
-    del->callback([&st, req] {
-      st.action = [&st, req]() -> absl::Status {
-        Client& c = st.client_();
-        absl::StatusOr<v1::DeleteAssignmentResponse> resp =
-            c.Call(c.admin(), &v1::AdminService::Stub::DeleteAssignment, *req);
-        if (!resp.ok()) return resp.status();
-        st.Print(*resp,
-                 absl::StrCat("deleted assignment ", req->id(),
-                              " (config revision ", resp->revision(), ")\n"));
-        return absl::OkStatus();
-      };
-    });
-  }
+  AddDeleteCommand(cmd, st, "delete an assignment", "assignment",
+                   "accepted for symmetry", &AdminStub::DeleteAssignment);
 }
 
 void AddUsageCommand(CLI::App& app, State& st) {
@@ -855,27 +619,23 @@ void AddUsageCommand(CLI::App& app, State& st) {
   Opt(cmd, "--vkey-id", f->virtual_key_id, "only this virtual key");
   Opt(cmd, "--model", f->model, "only this model alias");
   Opt(cmd, "--conn-id", f->connection_id, "only this connection");
-  cmd->callback([&st, f] {
-    st.action = [&st, f]() -> absl::Status {
-      absl::StatusOr<v1::QueryUsageRequest> req =
-          MakeQueryUsageRequest(*f, absl::Now());
-      if (!req.ok()) return req.status();
-      Client& c = st.client_();
-      absl::StatusOr<v1::QueryUsageResponse> resp =
-          Paginate<v1::QueryUsageResponse>(
-              *req, PageFlags(),
-              [&c](const v1::QueryUsageRequest& r) {
-                return c.Call(c.usage(), &v1::UsageService::Stub::QueryUsage,
-                              r);
-              },
-              [](v1::QueryUsageResponse& all, v1::QueryUsageResponse& p) {
-                for (auto& x : *p.mutable_rows())
-                  *all.add_rows() = std::move(x);
-              });
-      if (!resp.ok()) return resp.status();
-      st.Print(*resp, RenderUsage(*req, *resp));
-      return absl::OkStatus();
-    };
+  st.OnSelect(cmd, [&st, f]() -> absl::Status {
+    absl::StatusOr<v1::QueryUsageRequest> req =
+        MakeQueryUsageRequest(*f, absl::Now());
+    if (!req.ok()) return req.status();
+    Client& c = st.client_();
+    absl::StatusOr<v1::QueryUsageResponse> resp =
+        Paginate<v1::QueryUsageResponse>(
+            *req, PageFlags(),
+            [&c](const v1::QueryUsageRequest& r) {
+              return c.Call(c.usage(), &v1::UsageService::Stub::QueryUsage, r);
+            },
+            [](v1::QueryUsageResponse& all, v1::QueryUsageResponse& p) {
+              for (auto& x : *p.mutable_rows()) *all.add_rows() = std::move(x);
+            });
+    if (!resp.ok()) return resp.status();
+    st.Print(*resp, RenderUsage(*req, *resp));
+    return absl::OkStatus();
   });
 }
 
@@ -885,29 +645,18 @@ void AddFleetCommands(CLI::App& app, State& st) {
   dp->require_subcommand(1);
   CLI::App* list = dp->add_subcommand(
       "list", "data planes known, with the config revision each acked");
-  list->callback([&st] {
-    st.action = [&st]() -> absl::Status {
-      Client& c = st.client_();
-      absl::StatusOr<v1::ListDataPlanesResponse> resp =
-          c.Call(c.admin(), &v1::AdminService::Stub::ListDataPlanes,
-                 v1::ListDataPlanesRequest());
-      if (!resp.ok()) return resp.status();
-      st.Print(*resp, RenderDataPlanes(*resp));
-      return absl::OkStatus();
-    };
+  st.OnSelect(list, [&st]() -> absl::Status {
+    return CallAndPrint(st, &AdminStub::ListDataPlanes,
+                        v1::ListDataPlanesRequest(), RenderDataPlanes);
   });
 
   CLI::App* rev = app.add_subcommand("revision", "the newest config revision");
-  rev->callback([&st] {
-    st.action = [&st]() -> absl::Status {
-      Client& c = st.client_();
-      absl::StatusOr<v1::GetConfigRevisionResponse> resp =
-          c.Call(c.admin(), &v1::AdminService::Stub::GetConfigRevision,
-                 v1::GetConfigRevisionRequest());
-      if (!resp.ok()) return resp.status();
-      st.Print(*resp, absl::StrCat(resp->revision(), "\n"));
-      return absl::OkStatus();
-    };
+  st.OnSelect(rev, [&st]() -> absl::Status {
+    return CallAndPrint(st, &AdminStub::GetConfigRevision,
+                        v1::GetConfigRevisionRequest(),
+                        [](const v1::GetConfigRevisionResponse& resp) {
+                          return absl::StrCat(resp.revision(), "\n");
+                        });
   });
 }
 

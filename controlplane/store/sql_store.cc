@@ -38,11 +38,6 @@ using google::protobuf::util::TimeUtil;
   STORE_ASSIGN_OR_RETURN_IMPL(STORE_CONCAT(store_statusor_, __COUNTER__), lhs, \
                               expr)
 
-constexpr char kConnection[] = "connection";
-constexpr char kModel[] = "model";
-constexpr char kVirtualKey[] = "virtual_key";
-constexpr char kAssignment[] = "assignment";
-
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxUsagePageSize = 1000;
 
@@ -130,33 +125,6 @@ absl::Status LogChange(SqlTransaction& txn, int64_t revision,
       .status();
 }
 
-// The revision of the row with that id: NOT_FOUND when there is none,
-// ABORTED when expected_etag is set and differs.
-absl::Status CheckEtag(SqlTransaction& txn, absl::string_view table,
-                       absl::string_view kind, const std::string& id,
-                       const std::string& expected_etag) {
-  STORE_ASSIGN_OR_RETURN(
-      SqlRows rows,
-      txn.Query(absl::StrCat("SELECT revision FROM ", table, " WHERE id = $1"),
-                {id}));
-  if (rows.empty()) return NotFound(kind, id);
-  const int64_t current = rows[0].Int(0);
-  if (!expected_etag.empty() && expected_etag != std::to_string(current)) {
-    return StaleEtag(kind, id, expected_etag, current);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckExists(SqlTransaction& txn, absl::string_view table,
-                         absl::string_view kind, const std::string& id) {
-  STORE_ASSIGN_OR_RETURN(
-      SqlRows rows,
-      txn.Query(absl::StrCat("SELECT id FROM ", table, " WHERE id = $1"),
-                {id}));
-  if (rows.empty()) return NotFound(kind, id);
-  return absl::OkStatus();
-}
-
 // Ids selected by a query, in order.
 absl::StatusOr<std::vector<std::string>> SelectIds(SqlTransaction& txn,
                                                    absl::string_view sql,
@@ -168,20 +136,17 @@ absl::StatusOr<std::vector<std::string>> SelectIds(SqlTransaction& txn,
   return ids;
 }
 
-// Deletes the rows with these ids and logs each deletion.
-absl::Status DeleteLogged(SqlTransaction& txn, absl::string_view table,
-                          absl::string_view kind,
-                          const std::vector<std::string>& ids,
-                          int64_t revision) {
-  const std::string sql = absl::StrCat("DELETE FROM ", table, " WHERE id = $1");
-  for (const std::string& id : ids) {
-    STORE_RETURN_IF_ERROR(txn.Query(sql, {id}).status());
-    STORE_RETURN_IF_ERROR(LogChange(txn, revision, kind, id, true));
-  }
-  return absl::OkStatus();
+// The revision (as the etag) and the times every kind carries.
+template <typename T>
+void SetVersion(int64_t revision, int64_t create_micros, int64_t update_micros,
+                T* item) {
+  item->set_etag(std::to_string(revision));
+  *item->mutable_create_time() = FromMicros(create_micros);
+  *item->mutable_update_time() = FromMicros(update_micros);
 }
 
-// ---- Row mapping. Each kind has one column list and one reader. ----
+// ---- Row mapping. Each kind has one column list and one reader; the
+// columns end in revision, create_time, update_time. ----
 
 constexpr char kConnectionColumns[] =
     "id, name, provider, endpoint, api_key, api_key_masked, api_version, "
@@ -201,9 +166,7 @@ v1::Connection ConnectionFromRow(const SqlRow& row) {
   MapFromJson(row.Text(8), c.mutable_extra_headers());
   c.set_timeout_ms(static_cast<int32_t>(row.Int(9)));
   c.set_enabled(row.Bool(10));
-  c.set_etag(std::to_string(row.Int(11)));
-  *c.mutable_create_time() = FromMicros(row.Int(12));
-  *c.mutable_update_time() = FromMicros(row.Int(13));
+  SetVersion(row.Int(11), row.Int(12), row.Int(13), &c);
   return c;
 }
 
@@ -223,9 +186,7 @@ v1::Model ModelFromRow(const SqlRow& row) {
   m.set_enabled(row.Bool(6));
   m.set_weight(static_cast<int32_t>(row.Int(7)));
   m.set_priority(static_cast<int32_t>(row.Int(8)));
-  m.set_etag(std::to_string(row.Int(9)));
-  *m.mutable_create_time() = FromMicros(row.Int(10));
-  *m.mutable_update_time() = FromMicros(row.Int(11));
+  SetVersion(row.Int(9), row.Int(10), row.Int(11), &m);
   return m;
 }
 
@@ -243,9 +204,7 @@ v1::VirtualKey VirtualKeyFromRow(const SqlRow& row) {
   if (!row.IsNull(5)) *k.mutable_expire_time() = FromMicros(row.Int(5));
   MapFromJson(row.Text(6), k.mutable_metadata());
   if (!row.IsNull(7)) LimitsFromSql(row, 7, k.mutable_limits());
-  k.set_etag(std::to_string(row.Int(8)));
-  *k.mutable_create_time() = FromMicros(row.Int(9));
-  *k.mutable_update_time() = FromMicros(row.Int(10));
+  SetVersion(row.Int(8), row.Int(9), row.Int(10), &k);
   return k;
 }
 
@@ -260,47 +219,141 @@ v1::Assignment AssignmentFromRow(const SqlRow& row) {
   if (!row.Text(2).empty()) a.set_connection_id(row.Text(2));
   if (!row.Text(3).empty()) a.set_model_id(row.Text(3));
   if (!row.IsNull(4)) LimitsFromSql(row, 4, a.mutable_limits());
-  a.set_etag(std::to_string(row.Int(5)));
-  *a.mutable_create_time() = FromMicros(row.Int(6));
-  *a.mutable_update_time() = FromMicros(row.Int(7));
+  SetVersion(row.Int(5), row.Int(6), row.Int(7), &a);
   return a;
 }
 
-// SELECT <columns> FROM <table> [WHERE <where>] ORDER BY id [LIMIT n],
-// mapped with from_row.
-template <typename T, typename FromRow>
-absl::StatusOr<std::vector<T>> Select(
-    SqlTransaction& txn, absl::string_view columns, absl::string_view table,
-    absl::string_view where, const SqlParams& params, FromRow from_row) {
-  std::string sql = absl::StrCat("SELECT ", columns, " FROM ", table);
+// One kind of config resource and where it is stored.
+template <typename T>
+struct Kind {
+  absl::string_view table;
+  absl::string_view change_kind;  // config_changes.kind
+  absl::string_view noun;         // in error messages
+  absl::string_view columns;
+  T (*from_row)(const SqlRow&);
+};
+
+constexpr Kind<v1::Connection> kConnections = {.table = "connections",
+                                               .change_kind = "connection",
+                                               .noun = "connection",
+                                               .columns = kConnectionColumns,
+                                               .from_row = ConnectionFromRow};
+constexpr Kind<v1::Model> kModels = {.table = "models",
+                                     .change_kind = "model",
+                                     .noun = "model",
+                                     .columns = kModelColumns,
+                                     .from_row = ModelFromRow};
+constexpr Kind<v1::VirtualKey> kVirtualKeys = {.table = "virtual_keys",
+                                               .change_kind = "virtual_key",
+                                               .noun = "virtual key",
+                                               .columns = kVirtualKeyColumns,
+                                               .from_row = VirtualKeyFromRow};
+constexpr Kind<v1::Assignment> kAssignments = {.table = "assignments",
+                                               .change_kind = "assignment",
+                                               .noun = "assignment",
+                                               .columns = kAssignmentColumns,
+                                               .from_row = AssignmentFromRow};
+
+// The revision of the row with that id: NOT_FOUND when there is none,
+// ABORTED when expected_etag is set and differs.
+template <typename T>
+absl::Status CheckEtag(SqlTransaction& txn, const Kind<T>& kind,
+                       const std::string& id,
+                       const std::string& expected_etag) {
+  STORE_ASSIGN_OR_RETURN(
+      SqlRows rows, txn.Query(absl::StrCat("SELECT revision FROM ", kind.table,
+                                           " WHERE id = $1"),
+                              {id}));
+  if (rows.empty()) return NotFound(kind.noun, id);
+  const int64_t current = rows[0].Int(0);
+  if (!expected_etag.empty() && expected_etag != std::to_string(current)) {
+    return StaleEtag(kind.noun, id, expected_etag, current);
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::Status CheckExists(SqlTransaction& txn, const Kind<T>& kind,
+                         const std::string& id) {
+  STORE_ASSIGN_OR_RETURN(
+      SqlRows rows,
+      txn.Query(absl::StrCat("SELECT id FROM ", kind.table, " WHERE id = $1"),
+                {id}));
+  if (rows.empty()) return NotFound(kind.noun, id);
+  return absl::OkStatus();
+}
+
+// Deletes the rows with these ids and logs each deletion.
+template <typename T>
+absl::Status DeleteLogged(SqlTransaction& txn, const Kind<T>& kind,
+                          const std::vector<std::string>& ids,
+                          int64_t revision) {
+  const std::string sql =
+      absl::StrCat("DELETE FROM ", kind.table, " WHERE id = $1");
+  for (const std::string& id : ids) {
+    STORE_RETURN_IF_ERROR(txn.Query(sql, {id}).status());
+    STORE_RETURN_IF_ERROR(LogChange(txn, revision, kind.change_kind, id, true));
+  }
+  return absl::OkStatus();
+}
+
+// SELECT <columns> FROM <table> [WHERE <where>] ORDER BY id.
+template <typename T>
+absl::StatusOr<std::vector<T>> Select(SqlTransaction& txn, const Kind<T>& kind,
+                                      absl::string_view where,
+                                      const SqlParams& params) {
+  std::string sql = absl::StrCat("SELECT ", kind.columns, " FROM ", kind.table);
   if (!where.empty()) absl::StrAppend(&sql, " WHERE ", where);
   absl::StrAppend(&sql, " ORDER BY id");
   STORE_ASSIGN_OR_RETURN(SqlRows rows, txn.Query(sql, params));
   std::vector<T> items;
   items.reserve(rows.size());
-  for (const SqlRow& row : rows) items.push_back(from_row(row));
+  for (const SqlRow& row : rows) items.push_back(kind.from_row(row));
   return items;
 }
 
-template <typename T, typename FromRow>
-absl::StatusOr<T> SelectOne(SqlTransaction& txn, absl::string_view columns,
-                            absl::string_view table, absl::string_view kind,
-                            const std::string& id, FromRow from_row) {
-  STORE_ASSIGN_OR_RETURN(
-      std::vector<T> items,
-      Select<T>(txn, columns, table, "id = $1", {id}, from_row));
-  if (items.empty()) return NotFound(kind, id);
+// Every row, in id order, appended to `out`.
+template <typename T>
+absl::Status SelectAll(SqlTransaction& txn, const Kind<T>& kind,
+                       google::protobuf::RepeatedPtrField<T>* out) {
+  STORE_ASSIGN_OR_RETURN(std::vector<T> items, Select(txn, kind, "", {}));
+  for (T& item : items) *out->Add() = std::move(item);
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::StatusOr<T> SelectOne(SqlTransaction& txn, const Kind<T>& kind,
+                            const std::string& id) {
+  STORE_ASSIGN_OR_RETURN(std::vector<T> items,
+                         Select(txn, kind, "id = $1", {id}));
+  if (items.empty()) return NotFound(kind.noun, id);
   return std::move(items.front());
+}
+
+// The row an update starts from, once CheckEtag passed.
+template <typename T>
+absl::StatusOr<T> SelectForUpdate(SqlTransaction& txn, const Kind<T>& kind,
+                                  const std::string& id,
+                                  const std::string& expected_etag) {
+  STORE_RETURN_IF_ERROR(CheckEtag(txn, kind, id, expected_etag));
+  return SelectOne(txn, kind, id);
+}
+
+// Logs the update of row `id` and reads the row back as stored.
+template <typename T>
+absl::StatusOr<T> LogUpdate(SqlTransaction& txn, const Kind<T>& kind,
+                            int64_t revision, const std::string& id) {
+  STORE_RETURN_IF_ERROR(LogChange(txn, revision, kind.change_kind, id, false));
+  return SelectOne(txn, kind, id);
 }
 
 // One page ordered by id: asks for one row more than the limit to learn
 // whether another page follows. extra_where narrows the listing ($3 on).
-template <typename T, typename FromRow>
-absl::StatusOr<Page<T>> SelectPage(Database& db, absl::string_view columns,
-                                   absl::string_view table,
+template <typename T>
+absl::StatusOr<Page<T>> SelectPage(Database& db, const Kind<T>& kind,
                                    const PageRequest& page,
-                                   absl::string_view extra_where,
-                                   SqlParams extra_params, FromRow from_row) {
+                                   absl::string_view extra_where = "",
+                                   SqlParams extra_params = {}) {
   const int limit = PageLimit(page);
   std::string where = "id > $1";
   if (!extra_where.empty()) absl::StrAppend(&where, " AND ", extra_where);
@@ -312,10 +365,12 @@ absl::StatusOr<Page<T>> SelectPage(Database& db, absl::string_view columns,
   STORE_RETURN_IF_ERROR(db.InTransaction(
       TransactionMode::kReadOnlySnapshot,
       [&](SqlTransaction& txn) -> absl::Status {
-        std::string sql =
-            absl::StrCat("SELECT ", columns, " FROM ", table, " WHERE ", where);
+        std::string sql = absl::StrCat("SELECT ", kind.columns, " FROM ",
+                                       kind.table, " WHERE ", where);
         STORE_ASSIGN_OR_RETURN(SqlRows rows, txn.Query(sql, params));
-        for (const SqlRow& row : rows) result.items.push_back(from_row(row));
+        for (const SqlRow& row : rows) {
+          result.items.push_back(kind.from_row(row));
+        }
         return absl::OkStatus();
       }));
   if (result.items.size() > static_cast<size_t>(limit)) {
@@ -325,21 +380,26 @@ absl::StatusOr<Page<T>> SelectPage(Database& db, absl::string_view columns,
   return result;
 }
 
-template <typename T, typename FromRow>
-absl::StatusOr<T> GetById(Database& db, absl::string_view columns,
-                          absl::string_view table, absl::string_view kind,
-                          const std::string& id, FromRow from_row) {
+template <typename T>
+absl::StatusOr<T> GetById(Database& db, const Kind<T>& kind,
+                          const std::string& id) {
   std::optional<T> item;
-  STORE_RETURN_IF_ERROR(db.InTransaction(
-      TransactionMode::kReadOnlySnapshot,
-      [&](SqlTransaction& txn) -> absl::Status {
-        STORE_ASSIGN_OR_RETURN(
-            item, SelectOne<T>(txn, columns, table, kind, id, from_row));
-        return absl::OkStatus();
-      }));
+  STORE_RETURN_IF_ERROR(
+      db.InTransaction(TransactionMode::kReadOnlySnapshot,
+                       [&](SqlTransaction& txn) -> absl::Status {
+                         STORE_ASSIGN_OR_RETURN(item, SelectOne(txn, kind, id));
+                         return absl::OkStatus();
+                       }));
   return *std::move(item);
 }
 
+// The newest config revision (0 before the first write).
+absl::StatusOr<int64_t> ReadRevision(SqlTransaction& txn) {
+  STORE_ASSIGN_OR_RETURN(
+      SqlRows rows,
+      txn.Query("SELECT revision FROM config_revision WHERE id = 1"));
+  return rows.empty() ? 0 : rows[0].Int(0);
+}
 // ---- Writes of each kind (all fields but id and create_time). ----
 
 SqlParams ConnectionParams(const v1::Connection& c, int64_t revision,
@@ -404,13 +464,12 @@ SqlParams AssignmentParams(const v1::Assignment& a, int64_t revision,
 // Integrity of an assignment: its key and its one target exist.
 absl::Status CheckAssignmentReferences(SqlTransaction& txn,
                                        const v1::Assignment& a) {
-  STORE_RETURN_IF_ERROR(
-      CheckExists(txn, "virtual_keys", "virtual key", a.virtual_key_id()));
+  STORE_RETURN_IF_ERROR(CheckExists(txn, kVirtualKeys, a.virtual_key_id()));
   switch (a.target_case()) {
     case v1::Assignment::kConnectionId:
-      return CheckExists(txn, "connections", "connection", a.connection_id());
+      return CheckExists(txn, kConnections, a.connection_id());
     case v1::Assignment::kModelId:
-      return CheckExists(txn, "models", "model", a.model_id());
+      return CheckExists(txn, kModels, a.model_id());
     default:
       return absl::InvalidArgumentError(
           "an assignment needs a connection_id or a model_id");
@@ -512,23 +571,19 @@ absl::StatusOr<v1::Connection> SqlStore::CreateConnection(
                    params)
                 .status(),
             absl::StrCat("connection name ", row.name(), " already exists")));
-        return LogChange(txn, rev, kConnection, row.id(), false);
+        return LogChange(txn, rev, kConnections.change_kind, row.id(), false);
       }));
-  row.set_etag(std::to_string(revision));
-  *row.mutable_create_time() = FromMicros(now);
-  *row.mutable_update_time() = FromMicros(now);
+  SetVersion(revision, now, now, &row);
   return row;
 }
 
 absl::StatusOr<v1::Connection> SqlStore::GetConnection(const std::string& id) {
-  return GetById<v1::Connection>(*db_, kConnectionColumns, "connections",
-                                 kConnection, id, ConnectionFromRow);
+  return GetById(*db_, kConnections, id);
 }
 
 absl::StatusOr<Page<v1::Connection>> SqlStore::ListConnections(
     const PageRequest& page) {
-  return SelectPage<v1::Connection>(*db_, kConnectionColumns, "connections",
-                                    page, "", {}, ConnectionFromRow);
+  return SelectPage(*db_, kConnections, page);
 }
 
 absl::StatusOr<v1::Connection> SqlStore::UpdateConnection(
@@ -536,13 +591,9 @@ absl::StatusOr<v1::Connection> SqlStore::UpdateConnection(
   v1::Connection updated;
   STORE_RETURN_IF_ERROR(
       Mutate([&](SqlTransaction& txn, int64_t rev) -> absl::Status {
-        STORE_RETURN_IF_ERROR(CheckEtag(txn, "connections", kConnection,
-                                        connection.id(), expected_etag));
         STORE_ASSIGN_OR_RETURN(
             v1::Connection stored,
-            SelectOne<v1::Connection>(txn, kConnectionColumns, "connections",
-                                      kConnection, connection.id(),
-                                      ConnectionFromRow));
+            SelectForUpdate(txn, kConnections, connection.id(), expected_etag));
         v1::Connection row = connection;
         // The key is write-only: an update that does not bring a new one
         // keeps the stored one (callers never hold the sealed form).
@@ -560,12 +611,8 @@ absl::StatusOr<v1::Connection> SqlStore::UpdateConnection(
                       ConnectionParams(row, rev, NowMicros()))
                 .status(),
             absl::StrCat("connection name ", row.name(), " already exists")));
-        STORE_RETURN_IF_ERROR(
-            LogChange(txn, rev, kConnection, row.id(), false));
-        STORE_ASSIGN_OR_RETURN(
-            updated, SelectOne<v1::Connection>(txn, kConnectionColumns,
-                                               "connections", kConnection,
-                                               row.id(), ConnectionFromRow));
+        STORE_ASSIGN_OR_RETURN(updated,
+                               LogUpdate(txn, kConnections, rev, row.id()));
         return absl::OkStatus();
       }).status());
   return updated;
@@ -574,8 +621,7 @@ absl::StatusOr<v1::Connection> SqlStore::UpdateConnection(
 absl::StatusOr<int64_t> SqlStore::DeleteConnection(
     const std::string& id, const std::string& expected_etag, bool force) {
   return Mutate([&](SqlTransaction& txn, int64_t rev) -> absl::Status {
-    STORE_RETURN_IF_ERROR(
-        CheckEtag(txn, "connections", kConnection, id, expected_etag));
+    STORE_RETURN_IF_ERROR(CheckEtag(txn, kConnections, id, expected_etag));
     STORE_ASSIGN_OR_RETURN(
         std::vector<std::string> models,
         SelectIds(txn, "SELECT id FROM models WHERE connection_id = $1", {id}));
@@ -591,10 +637,9 @@ absl::StatusOr<int64_t> SqlStore::DeleteConnection(
           "connection ", id, " is used by ", models.size(), " model(s) and ",
           assignments.size(), " assignment(s); delete them first or force"));
     }
-    STORE_RETURN_IF_ERROR(
-        DeleteLogged(txn, "assignments", kAssignment, assignments, rev));
-    STORE_RETURN_IF_ERROR(DeleteLogged(txn, "models", kModel, models, rev));
-    return DeleteLogged(txn, "connections", kConnection, {id}, rev);
+    STORE_RETURN_IF_ERROR(DeleteLogged(txn, kAssignments, assignments, rev));
+    STORE_RETURN_IF_ERROR(DeleteLogged(txn, kModels, models, rev));
+    return DeleteLogged(txn, kConnections, {id}, rev);
   });
 }
 
@@ -609,7 +654,7 @@ absl::StatusOr<v1::Model> SqlStore::CreateModel(const v1::Model& model) {
       int64_t revision,
       Mutate([&](SqlTransaction& txn, int64_t rev) -> absl::Status {
         STORE_RETURN_IF_ERROR(
-            CheckExists(txn, "connections", "connection", row.connection_id()));
+            CheckExists(txn, kConnections, row.connection_id()));
         SqlParams params = ModelParams(row, rev, now);
         params.push_back(now);
         STORE_RETURN_IF_ERROR(Duplicate(
@@ -619,22 +664,18 @@ absl::StatusOr<v1::Model> SqlStore::CreateModel(const v1::Model& model) {
                       params)
                 .status(),
             DuplicateDeployment(row)));
-        return LogChange(txn, rev, kModel, row.id(), false);
+        return LogChange(txn, rev, kModels.change_kind, row.id(), false);
       }));
-  row.set_etag(std::to_string(revision));
-  *row.mutable_create_time() = FromMicros(now);
-  *row.mutable_update_time() = FromMicros(now);
+  SetVersion(revision, now, now, &row);
   return row;
 }
 
 absl::StatusOr<v1::Model> SqlStore::GetModel(const std::string& id) {
-  return GetById<v1::Model>(*db_, kModelColumns, "models", kModel, id,
-                            ModelFromRow);
+  return GetById(*db_, kModels, id);
 }
 
 absl::StatusOr<Page<v1::Model>> SqlStore::ListModels(const PageRequest& page) {
-  return SelectPage<v1::Model>(*db_, kModelColumns, "models", page, "", {},
-                               ModelFromRow);
+  return SelectPage(*db_, kModels, page);
 }
 
 absl::StatusOr<v1::Model> SqlStore::UpdateModel(
@@ -642,14 +683,11 @@ absl::StatusOr<v1::Model> SqlStore::UpdateModel(
   v1::Model updated;
   STORE_RETURN_IF_ERROR(
       Mutate([&](SqlTransaction& txn, int64_t rev) -> absl::Status {
-        STORE_RETURN_IF_ERROR(
-            CheckEtag(txn, "models", kModel, model.id(), expected_etag));
         STORE_ASSIGN_OR_RETURN(
             v1::Model stored,
-            SelectOne<v1::Model>(txn, kModelColumns, "models", kModel,
-                                 model.id(), ModelFromRow));
-        STORE_RETURN_IF_ERROR(CheckExists(txn, "connections", "connection",
-                                          model.connection_id()));
+            SelectForUpdate(txn, kModels, model.id(), expected_etag));
+        STORE_RETURN_IF_ERROR(
+            CheckExists(txn, kConnections, model.connection_id()));
         v1::Model row = model;
         if (!row.has_enabled()) row.set_enabled(stored.enabled());
         STORE_RETURN_IF_ERROR(Duplicate(
@@ -661,10 +699,7 @@ absl::StatusOr<v1::Model> SqlStore::UpdateModel(
                       ModelParams(row, rev, NowMicros()))
                 .status(),
             DuplicateDeployment(row)));
-        STORE_RETURN_IF_ERROR(LogChange(txn, rev, kModel, row.id(), false));
-        STORE_ASSIGN_OR_RETURN(
-            updated, SelectOne<v1::Model>(txn, kModelColumns, "models", kModel,
-                                          row.id(), ModelFromRow));
+        STORE_ASSIGN_OR_RETURN(updated, LogUpdate(txn, kModels, rev, row.id()));
         return absl::OkStatus();
       }).status());
   return updated;
@@ -674,7 +709,7 @@ absl::StatusOr<int64_t> SqlStore::DeleteModel(const std::string& id,
                                               const std::string& expected_etag,
                                               bool force) {
   return Mutate([&](SqlTransaction& txn, int64_t rev) -> absl::Status {
-    STORE_RETURN_IF_ERROR(CheckEtag(txn, "models", kModel, id, expected_etag));
+    STORE_RETURN_IF_ERROR(CheckEtag(txn, kModels, id, expected_etag));
     STORE_ASSIGN_OR_RETURN(
         std::vector<std::string> assignments,
         SelectIds(txn,
@@ -685,9 +720,8 @@ absl::StatusOr<int64_t> SqlStore::DeleteModel(const std::string& id,
           absl::StrCat("model ", id, " is used by ", assignments.size(),
                        " assignment(s); delete them first or force"));
     }
-    STORE_RETURN_IF_ERROR(
-        DeleteLogged(txn, "assignments", kAssignment, assignments, rev));
-    return DeleteLogged(txn, "models", kModel, {id}, rev);
+    STORE_RETURN_IF_ERROR(DeleteLogged(txn, kAssignments, assignments, rev));
+    return DeleteLogged(txn, kModels, {id}, rev);
   });
 }
 
@@ -714,23 +748,19 @@ absl::StatusOr<v1::VirtualKey> SqlStore::CreateVirtualKey(
                       params)
                 .status(),
             "virtual key name or key already exists"));
-        return LogChange(txn, rev, kVirtualKey, row.id(), false);
+        return LogChange(txn, rev, kVirtualKeys.change_kind, row.id(), false);
       }));
-  row.set_etag(std::to_string(revision));
-  *row.mutable_create_time() = FromMicros(now);
-  *row.mutable_update_time() = FromMicros(now);
+  SetVersion(revision, now, now, &row);
   return row;
 }
 
 absl::StatusOr<v1::VirtualKey> SqlStore::GetVirtualKey(const std::string& id) {
-  return GetById<v1::VirtualKey>(*db_, kVirtualKeyColumns, "virtual_keys",
-                                 "virtual key", id, VirtualKeyFromRow);
+  return GetById(*db_, kVirtualKeys, id);
 }
 
 absl::StatusOr<Page<v1::VirtualKey>> SqlStore::ListVirtualKeys(
     const PageRequest& page) {
-  return SelectPage<v1::VirtualKey>(*db_, kVirtualKeyColumns, "virtual_keys",
-                                    page, "", {}, VirtualKeyFromRow);
+  return SelectPage(*db_, kVirtualKeys, page);
 }
 
 absl::StatusOr<v1::VirtualKey> SqlStore::UpdateVirtualKey(
@@ -738,12 +768,9 @@ absl::StatusOr<v1::VirtualKey> SqlStore::UpdateVirtualKey(
   v1::VirtualKey updated;
   STORE_RETURN_IF_ERROR(
       Mutate([&](SqlTransaction& txn, int64_t rev) -> absl::Status {
-        STORE_RETURN_IF_ERROR(CheckEtag(txn, "virtual_keys", "virtual key",
-                                        key.id(), expected_etag));
-        STORE_ASSIGN_OR_RETURN(v1::VirtualKey stored,
-                               SelectOne<v1::VirtualKey>(
-                                   txn, kVirtualKeyColumns, "virtual_keys",
-                                   "virtual key", key.id(), VirtualKeyFromRow));
+        STORE_ASSIGN_OR_RETURN(
+            v1::VirtualKey stored,
+            SelectForUpdate(txn, kVirtualKeys, key.id(), expected_etag));
         v1::VirtualKey row = key;
         row.clear_key();
         // The hash identifies the key: keep it unless a new one is given.
@@ -761,12 +788,8 @@ absl::StatusOr<v1::VirtualKey> SqlStore::UpdateVirtualKey(
                       VirtualKeyParams(row, rev, NowMicros()))
                 .status(),
             "virtual key name or key already exists"));
-        STORE_RETURN_IF_ERROR(
-            LogChange(txn, rev, kVirtualKey, row.id(), false));
-        STORE_ASSIGN_OR_RETURN(
-            updated, SelectOne<v1::VirtualKey>(txn, kVirtualKeyColumns,
-                                               "virtual_keys", "virtual key",
-                                               row.id(), VirtualKeyFromRow));
+        STORE_ASSIGN_OR_RETURN(updated,
+                               LogUpdate(txn, kVirtualKeys, rev, row.id()));
         return absl::OkStatus();
       }).status());
   return updated;
@@ -775,17 +798,15 @@ absl::StatusOr<v1::VirtualKey> SqlStore::UpdateVirtualKey(
 absl::StatusOr<int64_t> SqlStore::DeleteVirtualKey(
     const std::string& id, const std::string& expected_etag) {
   return Mutate([&](SqlTransaction& txn, int64_t rev) -> absl::Status {
-    STORE_RETURN_IF_ERROR(
-        CheckEtag(txn, "virtual_keys", "virtual key", id, expected_etag));
+    STORE_RETURN_IF_ERROR(CheckEtag(txn, kVirtualKeys, id, expected_etag));
     STORE_ASSIGN_OR_RETURN(
         std::vector<std::string> assignments,
         SelectIds(
             txn,
             "SELECT id FROM assignments WHERE virtual_key_id = $1 ORDER BY id",
             {id}));
-    STORE_RETURN_IF_ERROR(
-        DeleteLogged(txn, "assignments", kAssignment, assignments, rev));
-    return DeleteLogged(txn, "virtual_keys", kVirtualKey, {id}, rev);
+    STORE_RETURN_IF_ERROR(DeleteLogged(txn, kAssignments, assignments, rev));
+    return DeleteLogged(txn, kVirtualKeys, {id}, rev);
   });
 }
 
@@ -809,28 +830,21 @@ absl::StatusOr<v1::Assignment> SqlStore::CreateAssignment(
                    params)
                 .status(),
             kDuplicateAssignment));
-        return LogChange(txn, rev, kAssignment, row.id(), false);
+        return LogChange(txn, rev, kAssignments.change_kind, row.id(), false);
       }));
-  row.set_etag(std::to_string(revision));
-  *row.mutable_create_time() = FromMicros(now);
-  *row.mutable_update_time() = FromMicros(now);
+  SetVersion(revision, now, now, &row);
   return row;
 }
 
 absl::StatusOr<v1::Assignment> SqlStore::GetAssignment(const std::string& id) {
-  return GetById<v1::Assignment>(*db_, kAssignmentColumns, "assignments",
-                                 kAssignment, id, AssignmentFromRow);
+  return GetById(*db_, kAssignments, id);
 }
 
 absl::StatusOr<Page<v1::Assignment>> SqlStore::ListAssignments(
     const PageRequest& page, const std::string& virtual_key_id) {
-  if (virtual_key_id.empty()) {
-    return SelectPage<v1::Assignment>(*db_, kAssignmentColumns, "assignments",
-                                      page, "", {}, AssignmentFromRow);
-  }
-  return SelectPage<v1::Assignment>(*db_, kAssignmentColumns, "assignments",
-                                    page, "virtual_key_id = $3",
-                                    {virtual_key_id}, AssignmentFromRow);
+  if (virtual_key_id.empty()) return SelectPage(*db_, kAssignments, page);
+  return SelectPage(*db_, kAssignments, page, "virtual_key_id = $3",
+                    {virtual_key_id});
 }
 
 absl::StatusOr<v1::Assignment> SqlStore::UpdateAssignment(
@@ -838,8 +852,8 @@ absl::StatusOr<v1::Assignment> SqlStore::UpdateAssignment(
   v1::Assignment updated;
   STORE_RETURN_IF_ERROR(
       Mutate([&](SqlTransaction& txn, int64_t rev) -> absl::Status {
-        STORE_RETURN_IF_ERROR(CheckEtag(txn, "assignments", kAssignment,
-                                        assignment.id(), expected_etag));
+        STORE_RETURN_IF_ERROR(
+            CheckEtag(txn, kAssignments, assignment.id(), expected_etag));
         STORE_RETURN_IF_ERROR(CheckAssignmentReferences(txn, assignment));
         STORE_RETURN_IF_ERROR(Duplicate(
             txn.Query("UPDATE assignments SET virtual_key_id = $2, "
@@ -848,12 +862,8 @@ absl::StatusOr<v1::Assignment> SqlStore::UpdateAssignment(
                       AssignmentParams(assignment, rev, NowMicros()))
                 .status(),
             kDuplicateAssignment));
-        STORE_RETURN_IF_ERROR(
-            LogChange(txn, rev, kAssignment, assignment.id(), false));
         STORE_ASSIGN_OR_RETURN(
-            updated, SelectOne<v1::Assignment>(
-                         txn, kAssignmentColumns, "assignments", kAssignment,
-                         assignment.id(), AssignmentFromRow));
+            updated, LogUpdate(txn, kAssignments, rev, assignment.id()));
         return absl::OkStatus();
       }).status());
   return updated;
@@ -862,9 +872,8 @@ absl::StatusOr<v1::Assignment> SqlStore::UpdateAssignment(
 absl::StatusOr<int64_t> SqlStore::DeleteAssignment(
     const std::string& id, const std::string& expected_etag) {
   return Mutate([&](SqlTransaction& txn, int64_t rev) -> absl::Status {
-    STORE_RETURN_IF_ERROR(
-        CheckEtag(txn, "assignments", kAssignment, id, expected_etag));
-    return DeleteLogged(txn, "assignments", kAssignment, {id}, rev);
+    STORE_RETURN_IF_ERROR(CheckEtag(txn, kAssignments, id, expected_etag));
+    return DeleteLogged(txn, kAssignments, {id}, rev);
   });
 }
 
@@ -872,15 +881,12 @@ absl::StatusOr<int64_t> SqlStore::DeleteAssignment(
 
 absl::StatusOr<int64_t> SqlStore::GetRevision() {
   int64_t revision = 0;
-  STORE_RETURN_IF_ERROR(db_->InTransaction(
-      TransactionMode::kReadOnlySnapshot,
-      [&](SqlTransaction& txn) -> absl::Status {
-        STORE_ASSIGN_OR_RETURN(
-            SqlRows rows,
-            txn.Query("SELECT revision FROM config_revision WHERE id = 1"));
-        if (!rows.empty()) revision = rows[0].Int(0);
-        return absl::OkStatus();
-      }));
+  STORE_RETURN_IF_ERROR(
+      db_->InTransaction(TransactionMode::kReadOnlySnapshot,
+                         [&](SqlTransaction& txn) -> absl::Status {
+                           STORE_ASSIGN_OR_RETURN(revision, ReadRevision(txn));
+                           return absl::OkStatus();
+                         }));
   return revision;
 }
 
@@ -889,38 +895,18 @@ absl::StatusOr<v1::ConfigSnapshot> SqlStore::LoadSnapshot() {
   STORE_RETURN_IF_ERROR(db_->InTransaction(
       TransactionMode::kReadOnlySnapshot,
       [&](SqlTransaction& txn) -> absl::Status {
-        STORE_ASSIGN_OR_RETURN(
-            SqlRows rows,
-            txn.Query("SELECT revision FROM config_revision WHERE id = 1"));
-        if (!rows.empty()) snapshot.set_revision(rows[0].Int(0));
-        STORE_ASSIGN_OR_RETURN(
-            std::vector<v1::Connection> connections,
-            Select<v1::Connection>(txn, kConnectionColumns, "connections", "",
-                                   {}, ConnectionFromRow));
-        STORE_ASSIGN_OR_RETURN(std::vector<v1::Model> models,
-                               Select<v1::Model>(txn, kModelColumns, "models",
-                                                 "", {}, ModelFromRow));
-        STORE_ASSIGN_OR_RETURN(
-            std::vector<v1::VirtualKey> keys,
-            Select<v1::VirtualKey>(txn, kVirtualKeyColumns, "virtual_keys", "",
-                                   {}, VirtualKeyFromRow));
-        STORE_ASSIGN_OR_RETURN(
-            std::vector<v1::Assignment> assignments,
-            Select<v1::Assignment>(txn, kAssignmentColumns, "assignments", "",
-                                   {}, AssignmentFromRow));
-        for (auto& c : connections) {
-          *snapshot.add_connections() = std::move(c);
-        }
-        for (auto& m : models) *snapshot.add_models() = std::move(m);
-        for (auto& k : keys) *snapshot.add_virtual_keys() = std::move(k);
-        for (auto& a : assignments) {
-          *snapshot.add_assignments() = std::move(a);
-        }
-        return absl::OkStatus();
+        STORE_ASSIGN_OR_RETURN(int64_t revision, ReadRevision(txn));
+        snapshot.set_revision(revision);
+        STORE_RETURN_IF_ERROR(
+            SelectAll(txn, kConnections, snapshot.mutable_connections()));
+        STORE_RETURN_IF_ERROR(
+            SelectAll(txn, kModels, snapshot.mutable_models()));
+        STORE_RETURN_IF_ERROR(
+            SelectAll(txn, kVirtualKeys, snapshot.mutable_virtual_keys()));
+        return SelectAll(txn, kAssignments, snapshot.mutable_assignments());
       }));
   return snapshot;
 }
-
 absl::StatusOr<std::vector<ConfigChange>> SqlStore::ListChangesSince(
     int64_t since, int limit) {
   std::vector<ConfigChange> changes;
