@@ -13,6 +13,7 @@
 #include "dataplane/ascii.h"
 #include "dataplane/deployment_selector.h"
 #include "dataplane/request_id.h"
+#include "dataplane/request_router.h"
 #include "dataplane/sse_parser.h"
 #include "dataplane/virtual_key_auth.h"
 
@@ -105,6 +106,7 @@ asio::awaitable<bool> ClientSession::ServeOne() {
       co_await http::async_read_header(stream_, buffer_, *parser_, kUseTuple);
   idle_ = false;
   started_ = std::chrono::steady_clock::now();
+  started_wall_ = std::chrono::system_clock::now();
   response_started_ = false;
   client_gone_ = false;
   model_.clear();
@@ -113,9 +115,25 @@ asio::awaitable<bool> ClientSession::ServeOne() {
   key_name_.clear();
   provider_.clear();
   ttft_seconds_ = -1;
+  first_byte_seconds_ = -1;
+  inference_ = false;
+  finished_ = false;
+  streamed_ = false;
+  upstream_answered_ = false;
+  remote_model_.clear();
+  connection_id_.clear();
+  assignment_id_.clear();
+  refused_.reset();
+  deployment_ = nullptr;
+  admission_ = nullptr;
+  rate_limit_headers_ = nullptr;
+  estimate_ = {};
+  usage_.reset();
+  deltas_relayed_ = 0;
   if (hec == http::error::body_limit) {
     // Beast checks Content-Length against the body limit with the header.
-    request_id_ = RequestIdFor("");
+    request_id_ = NewRequestId();
+    client_request_id_.clear();
     method_ = "-";
     path_ = "-";
     keep_alive_ = false;
@@ -128,7 +146,8 @@ asio::awaitable<bool> ClientSession::ServeOne() {
             http::make_error_code(http::error::bad_target).category() &&
         hec != http::error::end_of_stream) {
       // Malformed request line or headers: say so, then hang up.
-      request_id_ = RequestIdFor("");
+      request_id_ = NewRequestId();
+      client_request_id_.clear();
       method_ = "-";
       path_ = "-";
       keep_alive_ = false;
@@ -139,11 +158,17 @@ asio::awaitable<bool> ClientSession::ServeOne() {
     co_return false;
   }
   Request& header = parser_->get();
-  request_id_ = RequestIdFor(header["x-request-id"]);
+  request_id_ = NewRequestId();
+  client_request_id_ = ClientRequestId(header["x-client-request-id"]);
+  if (client_request_id_.empty()) {
+    client_request_id_ = ClientRequestId(header["x-request-id"]);
+  }
   method_ = std::string(header.method_string());
   path_ = std::string(header.target().substr(0, header.target().find('?')));
   head_ = header.method() == http::verb::head;
   keep_alive_ = header.keep_alive();
+  inference_ = MatchRoute(header.method_string(), header.target()).kind ==
+               RouteKind::kProxy;
 
   if (auto length = parser_->content_length();
       length && *length > settings_.max_body_bytes) {
@@ -185,22 +210,35 @@ asio::awaitable<void> ClientSession::Dispatch(Request& request) {
                        request.body()};
   // The one snapshot reference this request uses from start to end.
   ConfigSnapshotPtr snapshot = settings_.holder.Get();
-  HandlerResult result =
-      HandleClientRequest(client, snapshot, settings_.handler,
-                          std::chrono::system_clock::now(), FastRandomBelow);
+  RequestInfo info;
+  HandlerResult result = HandleClientRequest(
+      client, snapshot, settings_.handler, std::chrono::system_clock::now(),
+      FastRandomBelow, &info);
+  model_ = info.model;
+  key_id_ = info.virtual_key_id;
+  key_name_ = info.virtual_key_name;
+  assignment_id_ = info.assignment_id;
+  refused_ = info.refused;
   if (auto* direct = std::get_if<DirectResponse>(&result)) {
+    if (refused_.has_value() && settings_.metrics != nullptr) {
+      settings_.metrics->RecordLimitRejection(LimitKindName(*refused_));
+    }
     co_await WriteDirect(*direct);
     co_return;
   }
   ProxyPlan& plan = std::get<ProxyPlan>(result);
-  model_ = plan.alias;
-  key_id_ = plan.virtual_key_id;
-  key_name_ = plan.virtual_key_name;
+  admission_ = plan.admission.has_value() ? &*plan.admission : nullptr;
+  rate_limit_headers_ = &plan.rate_limit_headers;
+  estimate_ = plan.estimate;
   // The body is no longer needed once spliced into each attempt.
   request.body().clear();
   request.body().shrink_to_fit();
   if (settings_.metrics != nullptr) settings_.metrics->AddActiveRequests(1);
   co_await Proxy(plan);
+  // Whatever path ended the request, it is settled and recorded once.
+  if (!finished_) Finish(client_gone_ ? 499 : 502);
+  admission_ = nullptr;
+  rate_limit_headers_ = nullptr;
   if (settings_.metrics != nullptr) settings_.metrics->AddActiveRequests(-1);
 }
 
@@ -208,17 +246,20 @@ asio::awaitable<void> ClientSession::WriteDirect(const DirectResponse& direct) {
   http::response<http::string_body> res{
       static_cast<http::status>(direct.status), 11};
   res.set(http::field::content_type, "application/json");
-  res.set("x-request-id", request_id_);
+  SetRequestIdHeaders(res);
   for (const auto& [name, value] : direct.headers) res.set(name, value);
   res.body() = direct.body;
   res.keep_alive(keep_alive_);
   res.prepare_payload();
   if (head_) res.body().clear();
   response_started_ = true;
+  first_byte_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_)
+          .count();
   stream_.expires_after(settings_.idle_timeout);
   auto [ec, n] = co_await http::async_write(stream_, res, kUseTuple);
   if (ec) client_gone_ = true;
-  LogRequest(direct.status);
+  Finish(direct.status);
 }
 
 asio::awaitable<void> ClientSession::WriteError(const ApiError& error) {
@@ -230,7 +271,7 @@ asio::awaitable<void> ClientSession::Proxy(ProxyPlan& plan) {
   co_await (ProxyAttempts(plan) || WatchClient());
   if (client_gone_ && !response_started_) {
     // Nginx's convention for "client closed the request".
-    LogRequest(499);
+    Finish(499);
   }
   exchange_.reset();
 }
@@ -269,6 +310,12 @@ asio::awaitable<void> ClientSession::ProxyAttempts(ProxyPlan& plan) {
       timeouts.first_byte = std::chrono::milliseconds(connection.timeout_ms);
     }
     deployment_id_ = attempt.deployment->model_id;
+    deployment_ = attempt.deployment;
+    remote_model_ = attempt.deployment->remote_model;
+    connection_id_ = connection.id;
+    if (attempt.assignment != nullptr) {
+      assignment_id_ = attempt.assignment->id;
+    }
     provider_ = connection.provider;
     exchange_ = std::make_unique<UpstreamExchange>(*worker_.pool, timeouts);
     UpstreamFailure failure =
@@ -342,14 +389,16 @@ asio::awaitable<void> ClientSession::ProxyAttempts(ProxyPlan& plan) {
         co_return;
     }
     const int status = exchange_->status();
+    upstream_answered_ = status < 400;
     std::string_view content_type =
         exchange_->headers()[http::field::content_type];
     if (StartsWithIgnoreCase(content_type, "text/event-stream")) {
+      streamed_ = true;
       if (settings_.metrics != nullptr) settings_.metrics->AddActiveStreams(1);
       co_await RelayStream(status, plan.strip_usage_chunk);
       if (settings_.metrics != nullptr) settings_.metrics->AddActiveStreams(-1);
-      // Logged (and counted) once the stream is over.
-      LogRequest(status);
+      // Settled, logged and counted once the stream is over.
+      Finish(status);
     } else {
       co_await RelayWhole(status);
     }
@@ -370,24 +419,35 @@ asio::awaitable<void> ClientSession::RelayWhole(int status) {
     }
     co_return;
   }
+  // The provider's usage, found without parsing the rest of the body.
+  usage_ = ExtractUsage(*body);
   http::response<http::string_body> res{static_cast<http::status>(status), 11};
   CopyUpstreamHeaders(exchange_->headers(), res);
-  res.set("x-request-id", request_id_);
+  SetRequestIdHeaders(res);
+  if (rate_limit_headers_ != nullptr) {
+    for (const auto& [name, value] : *rate_limit_headers_) res.set(name, value);
+  }
   res.body() = *std::move(body);
   res.keep_alive(keep_alive_);
   res.prepare_payload();
   response_started_ = true;
+  first_byte_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_)
+          .count();
   stream_.expires_after(settings_.idle_timeout);
   auto [ec, n] = co_await http::async_write(stream_, res, kUseTuple);
   stream_.expires_never();
   if (ec) client_gone_ = true;
-  LogRequest(status);
+  Finish(status);
 }
 
 asio::awaitable<void> ClientSession::RelayStream(int status, bool strip_usage) {
   http::response<http::empty_body> res{static_cast<http::status>(status), 11};
   CopyUpstreamHeaders(exchange_->headers(), res);
-  res.set("x-request-id", request_id_);
+  SetRequestIdHeaders(res);
+  if (rate_limit_headers_ != nullptr) {
+    for (const auto& [name, value] : *rate_limit_headers_) res.set(name, value);
+  }
   res.set(http::field::cache_control, "no-cache");
   res.keep_alive(keep_alive_);
   res.chunked(true);
@@ -419,11 +479,33 @@ asio::awaitable<void> ClientSession::RelayStream(int status, bool strip_usage) {
     // Relay each complete event the moment it is complete; one write per
     // event, and TCP_NODELAY sends it without waiting for more.
     for (SseEvent& event : parser.Feed(std::string_view(chunk.data(), *n))) {
-      if (strip_usage && IsUsageOnlyChunk(event.data)) continue;
+      // Only a chunk carrying a usage object can be the usage-only one.
+      bool usage_only = false;
+      if (event.data.find("\"usage\"") != std::string::npos) {
+        if (auto usage = ExtractUsage(event.data)) {
+          usage_ = usage;
+          usage_only = IsUsageOnlyChunk(event.data);
+        }
+        if (strip_usage) {
+          // The proxy asked for usage, not the client: drop the usage-only
+          // chunk and the "usage":null the provider added to the others.
+          if (usage_only) continue;
+          if (auto stripped = StripNullUsage(event.data)) {
+            if (std::size_t at = event.raw.find(event.data);
+                at != std::string::npos) {
+              event.raw.replace(at, event.data.size(), *stripped);
+              event.data = *std::move(stripped);
+            }
+          }
+        }
+      }
+      const bool content =
+          !usage_only && !event.data.empty() && event.data != "[DONE]";
       if (ttft_seconds_ < 0) {
         ttft_seconds_ = std::chrono::duration<double>(
                             std::chrono::steady_clock::now() - started_)
                             .count();
+        first_byte_seconds_ = ttft_seconds_;
       }
       stream_.expires_after(settings_.idle_timeout);
       auto [wec, wn] = co_await asio::async_write(
@@ -433,6 +515,7 @@ asio::awaitable<void> ClientSession::RelayStream(int status, bool strip_usage) {
         exchange_->Cancel();
         co_return;
       }
+      if (content) ++deltas_relayed_;
     }
   }
   std::string rest = parser.TakeRemainder();
@@ -452,28 +535,82 @@ asio::awaitable<void> ClientSession::RelayStream(int status, bool strip_usage) {
   if (lec) client_gone_ = true;
 }
 
-void ClientSession::LogRequest(int status) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - started_)
-                .count();
+void ClientSession::Finish(int status) {
+  if (finished_) return;
+  finished_ = true;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_)
+          .count();
+  // What the request is charged for: the provider's usage when it reported
+  // it; nothing when it failed before producing anything; for a stream
+  // without a usage chunk (abandoned, or a provider ignoring include_usage),
+  // the prompt estimate plus one token per content event relayed. A
+  // non-streamed success without usage keeps its reservation.
+  TokenUsage charged;
+  bool known = true;
+  if (usage_.has_value()) {
+    charged = *usage_;
+  } else if (!upstream_answered_) {
+    charged = {};
+  } else if (streamed_) {
+    charged.prompt_tokens = estimate_.prompt;
+    charged.completion_tokens = deltas_relayed_;
+  } else {
+    known = false;
+  }
+  const int64_t cost_micros =
+      deployment_ != nullptr ? CostMicros(*deployment_, charged.prompt_tokens,
+                                          charged.completion_tokens)
+                             : 0;
+  if (admission_ != nullptr && known) {
+    admission_->Settle(charged.total(), cost_micros);
+  }
+  const double cost_usd = static_cast<double>(cost_micros) / 1e6;
   if (settings_.metrics != nullptr) {
     DataplaneMetrics::RequestOutcome outcome;
     outcome.virtual_key = key_name_;
     outcome.model = model_;
     outcome.provider = provider_;
     outcome.http_status = status;
-    outcome.duration_seconds = ms / 1000.0;
+    outcome.duration_seconds = seconds;
     outcome.time_to_first_token_seconds = ttft_seconds_;
+    outcome.input_tokens = charged.prompt_tokens;
+    outcome.output_tokens = charged.completion_tokens;
+    outcome.cost_usd = cost_usd;
     settings_.metrics->RecordRequest(outcome);
   }
-  log::Info("request", {{"request_id", request_id_},
-                        {"method", method_},
-                        {"path", path_},
-                        {"status", std::to_string(status)},
-                        {"model", model_},
-                        {"model_id", deployment_id_},
-                        {"virtual_key_id", key_id_},
-                        {"latency_ms", std::to_string(ms)}});
+  if (inference_ && settings_.on_usage) {
+    RequestSummary summary;
+    summary.request_id = request_id_;
+    summary.virtual_key_id = key_id_;
+    summary.model = model_;
+    summary.remote_model = remote_model_;
+    summary.connection_id = connection_id_;
+    summary.assignment_id = assignment_id_;
+    summary.endpoint = path_;
+    summary.http_status = status;
+    summary.refused = refused_;
+    summary.client_abandoned = client_gone_;
+    summary.streamed = streamed_;
+    summary.prompt_tokens = charged.prompt_tokens;
+    summary.completion_tokens = charged.completion_tokens;
+    summary.cached_tokens = charged.cached_tokens;
+    summary.cost_usd = cost_usd;
+    summary.start_time = started_wall_;
+    summary.latency_ms = seconds * 1000;
+    summary.ttft_ms = first_byte_seconds_ < 0 ? 0 : first_byte_seconds_ * 1000;
+    settings_.on_usage(MakeUsageRecord(summary, settings_.node_id));
+  }
+  log::Info(
+      "request",
+      {{"request_id", request_id_},
+       {"method", method_},
+       {"path", path_},
+       {"status", std::to_string(status)},
+       {"model", model_},
+       {"model_id", deployment_id_},
+       {"virtual_key_id", key_id_},
+       {"latency_ms", std::to_string(static_cast<int64_t>(seconds * 1000))}});
 }
 
 }  // namespace llmproxy::dataplane

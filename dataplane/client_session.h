@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "dataplane/request_handler.h"
 #include "dataplane/snapshot_holder.h"
 #include "dataplane/upstream_client.h"
+#include "dataplane/usage_record.h"
 
 namespace llmproxy::dataplane {
 
@@ -37,6 +39,11 @@ struct SessionSettings {
   // Upper bound on a non-streamed upstream response held in memory.
   std::size_t max_upstream_body_bytes = 64 << 20;
   DataplaneMetrics* metrics = nullptr;  // optional
+  // Receives the usage record of every finished request to an inference
+  // endpoint (optional; must not block).
+  std::function<void(llmproxy::v1::UsageRecord)> on_usage;
+  // The data plane's node id (UsageRecord.dataplane_id).
+  std::string node_id;
   std::atomic<bool> stopping{false};
   std::atomic<int> active_sessions{0};
 };
@@ -85,7 +92,17 @@ class ClientSession {
   // Watches the client socket while a request is upstream: if the client
   // disconnects, the upstream exchange is cancelled.
   boost::asio::awaitable<void> WatchClient();
-  void LogRequest(int status);
+  // The request is over (once per request): settles its limits, records
+  // metrics and its usage record, and logs it.
+  void Finish(int status);
+  // x-request-id (always ours) and x-client-request-id (the client's own).
+  template <typename Response>
+  void SetRequestIdHeaders(Response& res) const {
+    res.set("x-request-id", request_id_);
+    if (!client_request_id_.empty()) {
+      res.set("x-client-request-id", client_request_id_);
+    }
+  }
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -98,6 +115,8 @@ class ClientSession {
 
   // Per request.
   std::string request_id_;
+  // The client's own correlation id, if it sent a sane one (else empty).
+  std::string client_request_id_;
   std::string method_;
   std::string path_;
   std::string model_;
@@ -111,6 +130,29 @@ class ClientSession {
   bool client_gone_ = false;
   std::chrono::steady_clock::time_point started_;
   double ttft_seconds_ = -1;  // first SSE event relayed; -1 if none
+  // First response body byte written (any response); -1 if none.
+  double first_byte_seconds_ = -1;
+  std::chrono::system_clock::time_point started_wall_;
+  // A request to chat/completions, completions or embeddings: it gets a
+  // usage record.
+  bool inference_ = false;
+  bool finished_ = false;
+  bool streamed_ = false;
+  // The upstream answered (status < 400): it may have used tokens.
+  bool upstream_answered_ = false;
+  std::string remote_model_;
+  std::string connection_id_;
+  std::string assignment_id_;
+  std::optional<LimitKind> refused_;
+  const Deployment* deployment_ = nullptr;
+  Admission* admission_ = nullptr;  // owned by the request's ProxyPlan
+  const HeaderList* rate_limit_headers_ = nullptr;  // the ProxyPlan's
+  TokenEstimate estimate_;
+  // The provider's usage (response body or SSE usage chunk), if seen.
+  std::optional<TokenUsage> usage_;
+  // SSE content events relayed to the client (the charge of an abandoned
+  // stream without a usage chunk: one token each).
+  int64_t deltas_relayed_ = 0;
   std::unique_ptr<UpstreamExchange> exchange_;
 };
 

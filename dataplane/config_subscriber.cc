@@ -14,16 +14,35 @@ namespace llmproxy::dataplane {
 ConfigSubscriber::ConfigSubscriber(ConfigSubscriberOptions options,
                                    SnapshotHolder& holder,
                                    const SnapshotFile* file)
-    : options_(std::move(options)), holder_(holder), file_(file) {}
+    : ConfigSubscriber(std::move(options), holder, file, SteadyClock::Get()) {}
+
+ConfigSubscriber::ConfigSubscriber(ConfigSubscriberOptions options,
+                                   SnapshotHolder& holder,
+                                   const SnapshotFile* file, const Clock& clock)
+    : options_(std::move(options)),
+      holder_(holder),
+      file_(file),
+      registry_(clock) {}
 
 ConfigSubscriber::~ConfigSubscriber() { Stop(); }
 
-void ConfigSubscriber::Seed(v1::ConfigSnapshot snapshot) {
-  holder_.Set(ConfigSnapshot::Build(snapshot));
-  applied_revision_.store(snapshot.revision());
-  if (options_.on_applied) options_.on_applied(snapshot.revision());
-  current_ = std::move(snapshot);
+absl::Status ConfigSubscriber::Seed(v1::ConfigSnapshot snapshot) {
+  return Install(std::move(snapshot), /*persist=*/false);
 }
+
+namespace {
+
+// A push that changes no resource: only the fleet-wide figures.
+bool OnlyFleetFigures(const v1::ConfigDelta& d) {
+  return d.upserted_connections().empty() && d.upserted_models().empty() &&
+         d.upserted_virtual_keys().empty() &&
+         d.upserted_assignments().empty() &&
+         d.deleted_connection_ids().empty() && d.deleted_model_ids().empty() &&
+         d.deleted_virtual_key_ids().empty() &&
+         d.deleted_assignment_ids().empty();
+}
+
+}  // namespace
 
 absl::Status ConfigSubscriber::Apply(const v1::StreamConfigResponse& push) {
   v1::ConfigSnapshot next;
@@ -35,17 +54,46 @@ absl::Status ConfigSubscriber::Apply(const v1::StreamConfigResponse& push) {
       return absl::FailedPreconditionError(
           "received a delta but no snapshot is applied");
     }
-    auto merged = ApplyConfigDelta(*current_, push.delta(), push.revision());
+    const v1::ConfigDelta& delta = push.delta();
+    ConfigSnapshotPtr live = holder_.Get();
+    if (OnlyFleetFigures(delta) &&
+        delta.base_revision() == current_->revision() &&
+        push.revision() == current_->revision() && live != nullptr &&
+        live->revision() == current_->revision()) {
+      // Budget/fleet refresh (about every second): same resources, new
+      // figures. Shares the built resources with the live snapshot.
+      if (!delta.budget_spend().empty()) {
+        *current_->mutable_budget_spend() = delta.budget_spend();
+      }
+      current_->set_fleet_size(delta.fleet_size());
+      holder_.Set(live->WithFleetFigures(current_->budget_spend(),
+                                         current_->fleet_size(), &registry_));
+      live.reset();
+      registry_.Prune();
+      if (options_.on_applied) options_.on_applied(current_->revision());
+      return absl::OkStatus();
+    }
+    auto merged = ApplyConfigDelta(*current_, delta, push.revision());
     if (!merged.ok()) return merged.status();
     next = *std::move(merged);
   } else {
     return absl::InvalidArgumentError(
         "push carries neither snapshot nor delta");
   }
-  holder_.Set(ConfigSnapshot::Build(next));
+  return Install(std::move(next), /*persist=*/true);
+}
+
+absl::Status ConfigSubscriber::Install(v1::ConfigSnapshot next, bool persist) {
+  absl::StatusOr<ConfigSnapshotPtr> built =
+      ConfigSnapshot::Build(next, &registry_);
+  if (!built.ok()) return built.status();
+  holder_.Set(*std::move(built));
+  // Buckets only the replaced snapshot held are forgotten once the requests
+  // still holding it finish (the registry keeps weak references).
+  registry_.Prune();
   applied_revision_.store(next.revision());
   if (options_.on_applied) options_.on_applied(next.revision());
-  if (file_ != nullptr) {
+  if (persist && file_ != nullptr) {
     absl::Status saved = file_->Save(next);
     if (!saved.ok()) {
       // Serving the new config matters more than persisting it; the next

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "dataplane/limits/clock.h"
+#include "dataplane/limits/limit_registry.h"
 #include "dataplane/snapshot_file.h"
 #include "dataplane/snapshot_holder.h"
 #include "llmproxy/v1/config_service.pb.h"
@@ -51,10 +53,19 @@ class ConfigSubscriber {
                    const SnapshotFile* file);
   ~ConfigSubscriber();
 
-  // Installs a snapshot read from disk at start-up as the current config.
-  void Seed(v1::ConfigSnapshot snapshot);
+  // `clock` drives the limit buckets (tests pass a ManualClock).
+  ConfigSubscriber(ConfigSubscriberOptions options, SnapshotHolder& holder,
+                   const SnapshotFile* file, const Clock& clock);
 
-  // Applies one push (exposed for tests): OK, or why it was rejected.
+  // Installs a snapshot read from disk at start-up as the current config;
+  // an error (it cannot be built) leaves no config installed.
+  absl::Status Seed(v1::ConfigSnapshot snapshot);
+
+  // Applies one push (exposed for tests): OK, or why it was rejected (the
+  // previous config stays). A delta that only brings fleet figures
+  // (budget_spend, fleet_size) for the held revision takes a cheap path: the
+  // snapshot's resources are shared and only its limit states are rebuilt,
+  // and nothing is persisted.
   absl::Status Apply(const v1::StreamConfigResponse& push);
 
   void Start();
@@ -65,6 +76,8 @@ class ConfigSubscriber {
 
  private:
   void Run();
+  // Builds and installs `next`; on success it becomes current_.
+  absl::Status Install(v1::ConfigSnapshot next, bool persist);
   // One stream's life; returns when it breaks.
   void RunStream(const std::string& address);
   // Sleeps up to `d` unless stopped; false when stopped.
@@ -73,6 +86,8 @@ class ConfigSubscriber {
   ConfigSubscriberOptions options_;
   SnapshotHolder& holder_;
   const SnapshotFile* file_;
+  // Live limit buckets, carried from one snapshot to the next.
+  LimitRegistry registry_;
 
   // The proto behind the current snapshot (deltas apply to it). Only the
   // subscriber thread touches it after Start.

@@ -74,6 +74,8 @@ class HttpServer::Impl {
     settings_.upstream.first_byte = options_.upstream_first_byte_timeout;
     settings_.upstream.idle = options_.idle_timeout;
     settings_.metrics = options_.metrics;
+    settings_.on_usage = options_.on_usage;
+    settings_.node_id = options_.node_id;
     tls_.set_default_verify_paths();
     tls_.set_verify_mode(asio::ssl::verify_peer);
     tls_.set_options(

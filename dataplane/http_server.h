@@ -3,12 +3,17 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "dataplane/request_handler.h"
 #include "dataplane/snapshot_holder.h"
+
+namespace llmproxy::v1 {
+class UsageRecord;
+}  // namespace llmproxy::v1
 
 namespace llmproxy::dataplane {
 
@@ -25,6 +30,11 @@ struct HttpServerOptions {
   HandlerOptions handler;
   // Optional; must outlive the server.
   DataplaneMetrics* metrics = nullptr;
+  // Receives the usage record of every finished inference request
+  // (optional; called on I/O threads, must not block).
+  std::function<void(llmproxy::v1::UsageRecord)> on_usage;
+  // UsageRecord.dataplane_id.
+  std::string node_id;
 };
 
 // The client-facing HTTP/1.1 server: one io_context and thread per

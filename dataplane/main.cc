@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -25,6 +26,7 @@
 #include "dataplane/metrics/dataplane_metrics.h"
 #include "dataplane/snapshot_file.h"
 #include "dataplane/snapshot_holder.h"
+#include "dataplane/usage/usage_reporter.h"
 #include "prometheus/registry.h"
 
 #ifndef LLMPROXY_VERSION
@@ -42,6 +44,9 @@ using llmproxy::dataplane::SnapshotHolder;
 namespace log = llmproxy::log;
 
 constexpr auto kShutdownGrace = std::chrono::seconds(30);
+// How long the usage reporter may try to deliver what is queued on shutdown;
+// the rest stays in the spool for the next start.
+constexpr auto kUsageShutdownDeadline = std::chrono::seconds(5);
 
 std::string HostName() {
   char name[256] = {};
@@ -63,8 +68,21 @@ struct Flags {
   int64_t upstream_connect_timeout_ms = 5000;
   int64_t upstream_timeout_ms = 600000;
   int64_t idle_timeout_ms = 60000;
+  int64_t default_max_tokens = 1024;
+  // Empty: usage-spool.bin beside --snapshot-path (data/usage-spool.bin with
+  // the default snapshot path), so data planes with their own snapshot
+  // directory never share a spool.
+  std::string usage_spool_path;
+  int64_t usage_spool_max_bytes = 268435456;
   std::string log_level = "info";
 };
+
+std::string UsageSpoolPath(const Flags& flags) {
+  if (!flags.usage_spool_path.empty()) return flags.usage_spool_path;
+  std::filesystem::path dir =
+      std::filesystem::path(flags.snapshot_path).parent_path();
+  return (dir / "usage-spool.bin").string();
+}
 
 int Serve(const Flags& flags) {
   if (!log::SetMinLevel(flags.log_level)) {
@@ -114,20 +132,37 @@ int Serve(const Flags& flags) {
   auto persisted = file.Load();
   if (persisted.ok()) {
     std::string revision = std::to_string(persisted->revision());
-    subscriber.Seed(*std::move(persisted));
-    log::Info("serving the persisted config until the control plane answers",
-              {{"revision", revision}, {"path", flags.snapshot_path}});
+    if (absl::Status seeded = subscriber.Seed(*std::move(persisted));
+        seeded.ok()) {
+      log::Info("serving the persisted config until the control plane answers",
+                {{"revision", revision}, {"path", flags.snapshot_path}});
+    } else {
+      log::Warn("ignoring the persisted config",
+                {{"error", std::string(seeded.message())}});
+    }
   } else if (!absl::IsNotFound(persisted.status())) {
     log::Warn("ignoring the persisted config",
               {{"error", std::string(persisted.status().message())}});
   }
 
-  llmproxy::AdminHttpServer admin(flags.admin_address, registry,
-                                  [&holder] { return holder.loaded(); });
-  if (absl::Status s = admin.Start(); !s.ok()) {
-    log::Error("cannot start the admin endpoint",
-               {{"error", std::string(s.message())}});
-    return 1;
+  llmproxy::dataplane::UsageReporterOptions usage_options;
+  usage_options.controlplane_addresses = sub.addresses;
+  usage_options.token = flags.dataplane_token;
+  usage_options.dataplane_id = sub.node_id;
+  usage_options.spool_path = UsageSpoolPath(flags);
+  usage_options.spool_max_bytes = flags.usage_spool_max_bytes;
+  std::unique_ptr<llmproxy::dataplane::UsageReporter> usage;
+  if (sub.addresses.empty()) {
+    log::Warn("no control-plane address; usage records are not reported");
+  } else {
+    auto reporter = llmproxy::dataplane::UsageReporter::Start(
+        std::move(usage_options), registry.get());
+    if (!reporter.ok()) {
+      log::Error("cannot start the usage reporter",
+                 {{"error", std::string(reporter.status().message())}});
+      return 1;
+    }
+    usage = *std::move(reporter);
   }
 
   HttpServerOptions options;
@@ -145,13 +180,29 @@ int Serve(const Flags& flags) {
   if (!flags.master_key.empty()) {
     options.handler.master_key_sha256 = llmproxy::Sha256Hex(flags.master_key);
   }
+  options.handler.default_max_tokens = flags.default_max_tokens;
   options.metrics = &metrics;
+  options.node_id = sub.node_id;
+  if (usage != nullptr) {
+    options.on_usage = [reporter = usage.get()](llmproxy::v1::UsageRecord r) {
+      reporter->Enqueue(std::move(r));
+    };
+  }
   HttpServer server(options, holder);
   if (absl::Status s = server.Start(); !s.ok()) {
     log::Error("cannot start the client API",
                {{"error", std::string(s.message())}});
     return 1;
   }
+  // Last: once /readyz answers, the client API is listening.
+  llmproxy::AdminHttpServer admin(flags.admin_address, registry,
+                                  [&holder] { return holder.loaded(); });
+  if (absl::Status s = admin.Start(); !s.ok()) {
+    log::Error("cannot start the admin endpoint",
+               {{"error", std::string(s.message())}});
+    return 1;
+  }
+
   subscriber.Start();
   log::Info("llm-proxy-dataplane serving",
             {{"listen_address", flags.listen_address},
@@ -166,6 +217,8 @@ int Serve(const Flags& flags) {
   log::Info("shutting down: draining in-flight requests",
             {{"signal", std::to_string(signal_number)}});
   server.Shutdown(kShutdownGrace);
+  // Every finished request has enqueued its record by now.
+  if (usage != nullptr) usage->Shutdown(kUsageShutdownDeadline);
   subscriber.Stop();
   admin.Stop();
   log::Info("stopped");
@@ -229,6 +282,22 @@ int main(int argc, char** argv) {
   app.add_option("--idle-timeout-ms", flags.idle_timeout_ms,
                  "Idle timeout of client keep-alive and upstream reads")
       ->envname("LLMPROXY_IDLE_TIMEOUT_MS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--default-max-tokens", flags.default_max_tokens,
+                 "Completion tokens reserved against token limits for a "
+                 "request without max_tokens")
+      ->envname("LLMPROXY_DEFAULT_MAX_TOKENS")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--usage-spool-path", flags.usage_spool_path,
+                 "Usage records not yet acked by the control plane "
+                 "(default: usage-spool.bin beside --snapshot-path, i.e. "
+                 "data/usage-spool.bin)")
+      ->envname("LLMPROXY_USAGE_SPOOL_PATH");
+  app.add_option("--usage-spool-max-bytes", flags.usage_spool_max_bytes,
+                 "Bound of the usage spool file")
+      ->envname("LLMPROXY_USAGE_SPOOL_MAX_BYTES")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--log-level", flags.log_level, "debug|info|warn|error")

@@ -100,7 +100,7 @@ TEST(AzureOpenAiAdapter, PutsDeploymentInPathAndKeyInApiKeyHeader) {
 }
 
 TEST(ProviderAdapter, SnapshotWiresAdaptersAndExtraHeaders) {
-  ConfigSnapshotPtr snap = ConfigSnapshot::Build(testing::SampleSnapshot());
+  ConfigSnapshotPtr snap = *ConfigSnapshot::Build(testing::SampleSnapshot());
   const Deployment* az = snap->FindAlias("gpt")->deployments[1];
   auto req = az->connection->adapter->BuildRequest(
       *az->connection, az->remote_model, Operation::kChatCompletions);

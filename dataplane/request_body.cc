@@ -1,5 +1,7 @@
 #include "dataplane/request_body.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -235,6 +237,10 @@ std::string DecodeKey(std::string_view literal) {
   return std::string(v.get_string());
 }
 
+// Defined below.
+std::optional<std::pair<std::size_t, std::size_t>> FindTopLevelMember(
+    std::string_view body, std::string_view key);
+
 }  // namespace
 
 absl::StatusOr<RequestFacts> InspectRequestBody(std::string_view body,
@@ -271,6 +277,13 @@ absl::StatusOr<RequestFacts> InspectRequestBody(std::string_view body,
       if (!h.has_input) return fail(MissingParameter("input"));
       break;
   }
+  std::string_view prompt_member = op == Operation::kChatCompletions
+                                       ? "messages"
+                                   : op == Operation::kCompletions ? "prompt"
+                                                                   : "input";
+  if (auto span = FindTopLevelMember(body, prompt_member)) {
+    h.facts.prompt_bytes = span->second - span->first;
+  }
   return std::move(h.facts);
 }
 
@@ -282,7 +295,8 @@ std::string JsonQuote(std::string_view text) {
 namespace {
 
 // The byte range [first, second) of the value of top-level member `key` in
-// valid JSON `body`, if present (the last one when repeated).
+// valid JSON `body`, if present (the last one when repeated). On malformed
+// input the range may end past body.size().
 std::optional<std::pair<std::size_t, std::size_t>> FindTopLevelMember(
     std::string_view body, std::string_view key) {
   std::optional<std::pair<std::size_t, std::size_t>> found;
@@ -325,14 +339,103 @@ std::optional<std::string> InjectIncludeUsage(std::string_view body) {
   std::string_view value =
       body.substr(options->first, options->second - options->first);
   if (value.empty() || value.front() != '{') return std::nullopt;
-  if (FindTopLevelMember(value, "include_usage").has_value()) {
-    return std::nullopt;
+  if (auto flag = FindTopLevelMember(value, "include_usage")) {
+    // "include_usage": false is the client's default spelled out: ask for
+    // usage anyway (and strip it again).
+    if (value.substr(flag->first, flag->second - flag->first) != "false") {
+      return std::nullopt;
+    }
+    out.replace(options->first + flag->first, 5, "true");
+    return out;
   }
   std::size_t inner = SkipSpace(value, 1);
   const bool empty = inner < value.size() && value[inner] == '}';
   out.insert(options->first + 1,
              empty ? R"("include_usage":true)" : R"("include_usage":true,)");
   return out;
+}
+
+namespace {
+
+int64_t IntMember(const json::object& o, std::string_view key) {
+  auto it = o.find(json::string_view(key.data(), key.size()));
+  if (it == o.end()) return 0;
+  const json::value& v = it->value();
+  if (v.is_int64()) return std::max<int64_t>(0, v.get_int64());
+  if (v.is_uint64()) return static_cast<int64_t>(v.get_uint64());
+  if (v.is_double()) return std::max<int64_t>(0, std::llround(v.get_double()));
+  return 0;
+}
+
+}  // namespace
+
+std::optional<TokenUsage> ExtractUsage(std::string_view body) {
+  if (body.find("\"usage\"") == std::string_view::npos) return std::nullopt;
+  auto span = FindTopLevelMember(body, "usage");
+  if (!span.has_value() || span->second > body.size()) return std::nullopt;
+  std::string_view value = body.substr(span->first, span->second - span->first);
+  if (value.empty() || value.front() != '{') return std::nullopt;
+  json::error_code ec;
+  json::value v =
+      json::parse(json::string_view(value.data(), value.size()), ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const json::object& o = v.get_object();
+  TokenUsage usage;
+  usage.prompt_tokens = o.contains("prompt_tokens")
+                            ? IntMember(o, "prompt_tokens")
+                            : IntMember(o, "input_tokens");
+  usage.completion_tokens = o.contains("completion_tokens")
+                                ? IntMember(o, "completion_tokens")
+                                : IntMember(o, "output_tokens");
+  auto details = o.find("prompt_tokens_details");
+  if (details != o.end() && details->value().is_object()) {
+    usage.cached_tokens =
+        IntMember(details->value().get_object(), "cached_tokens");
+  }
+  return usage;
+}
+
+std::optional<std::string> StripNullUsage(std::string_view data) {
+  if (data.find("\"usage\"") == std::string_view::npos) return std::nullopt;
+  std::size_t pos = SkipSpace(data, 0);
+  if (pos >= data.size() || data[pos] != '{') return std::nullopt;
+  ++pos;
+  // End of the previous member's value (npos before the first member).
+  std::size_t previous_end = std::string_view::npos;
+  while (true) {
+    pos = SkipSpace(data, pos);
+    if (pos >= data.size() || data[pos] != '"') break;
+    const std::size_t key_begin = pos;
+    std::size_t key_end = SkipValue(data, pos);
+    if (key_end > data.size()) break;
+    bool is_usage = DecodeKey(data.substr(pos, key_end - pos)) == "usage";
+    pos = SkipSpace(data, key_end);
+    if (pos >= data.size() || data[pos] != ':') break;
+    pos = SkipSpace(data, pos + 1);
+    if (pos >= data.size()) break;
+    std::size_t value_end = SkipValue(data, pos);
+    if (value_end > data.size()) break;
+    if (is_usage && data.substr(pos, value_end - pos) == "null") {
+      std::string out(data);
+      if (previous_end != std::string_view::npos) {
+        // ...,"usage":null  -> drop from the comma after the previous value.
+        out.erase(previous_end, value_end - previous_end);
+      } else {
+        // {"usage":null,...} -> drop through the following comma.
+        std::size_t after = SkipSpace(data, value_end);
+        if (after < data.size() && data[after] == ',') {
+          after = SkipSpace(data, after + 1);
+        }
+        out.erase(key_begin, after - key_begin);
+      }
+      return out;
+    }
+    previous_end = value_end;
+    pos = SkipSpace(data, value_end);
+    if (pos >= data.size() || data[pos] != ',') break;
+    ++pos;
+  }
+  return std::nullopt;
 }
 
 bool IsUsageOnlyChunk(std::string_view data) {

@@ -150,8 +150,12 @@ TEST(InjectIncludeUsage, ExtendsAnExistingObject) {
             R"({"stream_options":{"include_usage":true,"x":1}})");
   EXPECT_EQ(*InjectIncludeUsage(R"({"stream_options":null})"),
             R"({"stream_options":{"include_usage":true}})");
+  // An explicit false is turned into true (the proxy strips the usage).
+  EXPECT_EQ(*InjectIncludeUsage(
+                R"({"stream_options":{"include_usage":false},"model":"m"})"),
+            R"({"stream_options":{"include_usage":true},"model":"m"})");
   EXPECT_FALSE(
-      InjectIncludeUsage(R"({"stream_options":{"include_usage":false}})")
+      InjectIncludeUsage(R"({"stream_options":{"include_usage":"yes"}})")
           .has_value());
 }
 

@@ -1,6 +1,7 @@
 #include "dataplane/request_handler.h"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include "boost/json/array.hpp"
@@ -64,7 +65,10 @@ HandlerResult HandleClientRequest(const ClientRequest& request,
                                   const ConfigSnapshotPtr& snapshot,
                                   const HandlerOptions& options,
                                   std::chrono::system_clock::time_point now,
-                                  const RandomBelow& random) {
+                                  const RandomBelow& random,
+                                  RequestInfo* info) {
+  RequestInfo scratch;
+  if (info == nullptr) info = &scratch;
   Route route = MatchRoute(request.method, request.target);
   if (route.kind == RouteKind::kNotFound) {
     return ErrorResponse(UnknownUrl(request.method, request.target));
@@ -81,6 +85,12 @@ HandlerResult HandleClientRequest(const ClientRequest& request,
   auto caller = Authenticate(*snapshot, request.api_key,
                              options.master_key_sha256, now, &error);
   if (!caller.ok()) return ErrorResponse(error);
+  if (caller->key != nullptr) {
+    info->virtual_key_id = caller->key->id;
+    info->virtual_key_name = caller->key->name;
+  } else {
+    info->virtual_key_name = "master";
+  }
 
   if (route.kind == RouteKind::kListModels) {
     return ListModels(*snapshot, *caller);
@@ -97,6 +107,8 @@ HandlerResult HandleClientRequest(const ClientRequest& request,
 
   auto facts = InspectRequestBody(request.body, route.operation, &error);
   if (!facts.ok()) return ErrorResponse(error);
+  info->model = facts->model;
+  info->stream = facts->stream;
   const AliasGrant* grant = caller->Grant(*snapshot, facts->model);
   if (grant == nullptr) {
     if (snapshot->FindAlias(facts->model) == nullptr) {
@@ -109,12 +121,9 @@ HandlerResult HandleClientRequest(const ClientRequest& request,
   plan.snapshot = snapshot;
   plan.alias = facts->model;
   plan.stream = facts->stream;
-  if (caller->key != nullptr) {
-    plan.virtual_key_id = caller->key->id;
-    plan.virtual_key_name = caller->key->name;
-  } else {
-    plan.virtual_key_name = "master";
-  }
+  plan.operation = route.operation;
+  plan.virtual_key_id = info->virtual_key_id;
+  plan.virtual_key_name = info->virtual_key_name;
   // Ask for usage on every stream (limits and usage need the real token
   // counts); the client sees the extra chunk only if it asked for it.
   std::optional<std::string> with_usage;
@@ -132,6 +141,7 @@ HandlerResult HandleClientRequest(const ClientRequest& request,
     if (!upstream.ok()) continue;
     ProxyAttempt attempt;
     attempt.deployment = d;
+    if (caller->key != nullptr) attempt.assignment = grant->AssignmentFor(d);
     attempt.body = upstream->rewrite_model ? SpliceModel(body, d->remote_model)
                                            : std::string(body);
     attempt.request = *std::move(upstream);
@@ -139,6 +149,37 @@ HandlerResult HandleClientRequest(const ClientRequest& request,
   }
   if (plan.attempts.empty()) {
     return ErrorResponse(NoUsableDeployment(facts->model));
+  }
+
+  plan.estimate =
+      EstimateTokens(*facts, route.operation, options.default_max_tokens);
+  const ProxyAttempt& first = plan.attempts.front();
+  if (first.assignment != nullptr) {
+    info->assignment_id = first.assignment->id;
+  }
+  if (caller->key != nullptr) {
+    const int32_t key_slot = caller->key->limit_slot;
+    const int32_t assignment_slot =
+        first.assignment != nullptr ? first.assignment->limit_slot : -1;
+    std::array<LimitState*, Admission::kMaxScopes> scopes = {
+        snapshot->Limits(key_slot), snapshot->Limits(assignment_slot)};
+    if (scopes[0] != nullptr || scopes[1] != nullptr) {
+      const int64_t cost = CostMicros(*first.deployment, plan.estimate.prompt,
+                                      plan.estimate.completion);
+      auto admitted = Admission::TryAdmit(scopes, plan.estimate.total(), cost);
+      if (auto* refusal = std::get_if<LimitRefusal>(&admitted)) {
+        info->refused = refusal->kind;
+        const int32_t slot = refusal->scope == 0 ? key_slot : assignment_slot;
+        LimitRefusalResponse refused =
+            RefusalResponse(*refusal, snapshot->Scope(slot), caller->key->name,
+                            plan.estimate, now);
+        DirectResponse r = ErrorResponse(refused.error);
+        r.headers = std::move(refused.headers);
+        return r;
+      }
+      plan.admission.emplace(std::move(std::get<Admission>(admitted)));
+      AppendRateLimitHeaders(plan.admission->status(), plan.rate_limit_headers);
+    }
   }
   return plan;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -8,8 +9,10 @@
 
 #include "dataplane/config_snapshot.h"
 #include "dataplane/deployment_selector.h"
+#include "dataplane/limits/admission.h"
 #include "dataplane/openai_error.h"
 #include "dataplane/provider_adapter.h"
+#include "dataplane/request_limits.h"
 #include "dataplane/request_router.h"
 
 namespace llmproxy::dataplane {
@@ -33,6 +36,8 @@ struct DirectResponse {
 // One deployment to try, with its request fully prepared.
 struct ProxyAttempt {
   const Deployment* deployment = nullptr;
+  // The assignment that grants the deployment (nullptr for the master key).
+  const AssignmentInfo* assignment = nullptr;
   UpstreamRequest request;
   std::string body;  // with "model" spliced when the adapter wants it
 };
@@ -50,6 +55,29 @@ struct ProxyPlan {
   bool strip_usage_chunk = false;
   std::string virtual_key_id;    // empty for the master key
   std::string virtual_key_name;  // "master" for the master key
+  Operation operation = Operation::kChatCompletions;
+  // What was reserved from the token buckets (and, priced at the first
+  // attempt's deployment, from the budgets).
+  TokenEstimate estimate;
+  // Holds the request's place in the key's and the first attempt's
+  // assignment's limits (concurrency slot, token and budget reservation)
+  // until it is settled and destroyed; empty when neither has limits. Its
+  // scopes live in `snapshot` (declared first, so destroyed last).
+  std::optional<Admission> admission;
+  // x-ratelimit-* headers for the response (empty when no rate limit).
+  HeaderList rate_limit_headers;
+};
+
+// What the handler learned about a request, whatever it answered: the usage
+// record and the metrics are made from it.
+struct RequestInfo {
+  std::string virtual_key_id;
+  std::string virtual_key_name;
+  std::string model;
+  std::string assignment_id;
+  bool stream = false;
+  // Set when a limit refused the request.
+  std::optional<LimitKind> refused;
 };
 
 using HandlerResult = std::variant<DirectResponse, ProxyPlan>;
@@ -59,15 +87,21 @@ struct HandlerOptions {
   std::string master_key_sha256;
   // Deployments tried per request (first choice + fallbacks).
   std::size_t max_attempts = 2;
+  // Completion tokens reserved for a request without max_tokens.
+  int64_t default_max_tokens = 1024;
 };
 
 // Routes, authenticates, validates and resolves one request against
-// `snapshot` (nullptr when no config has been loaded yet).
+// `snapshot` (nullptr when no config has been loaded yet), and admits it
+// against the limits of its virtual key and of the assignment granting the
+// first deployment to try (both apply; a refusal is a 429 DirectResponse).
+// `info` (optional) receives what was learned about the request.
 HandlerResult HandleClientRequest(const ClientRequest& request,
                                   const ConfigSnapshotPtr& snapshot,
                                   const HandlerOptions& options,
                                   std::chrono::system_clock::time_point now,
-                                  const RandomBelow& random);
+                                  const RandomBelow& random,
+                                  RequestInfo* info = nullptr);
 
 // The DirectResponse for an ApiError.
 DirectResponse ErrorResponse(const ApiError& error);

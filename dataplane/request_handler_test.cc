@@ -27,7 +27,7 @@ class HandlerTest : public ::testing::Test {
   }
 
   ConfigSnapshotPtr snapshot_ =
-      ConfigSnapshot::Build(testing::SampleSnapshot());
+      *ConfigSnapshot::Build(testing::SampleSnapshot());
   HandlerOptions options_{.master_key_sha256 = Sha256Hex("sk-master")};
 };
 

@@ -15,9 +15,11 @@ bool IsSaneRequestId(std::string_view id) {
   return true;
 }
 
-std::string RequestIdFor(std::string_view client_supplied) {
-  if (IsSaneRequestId(client_supplied)) return std::string(client_supplied);
-  return "req_" + RandomHex(12);
+std::string NewRequestId() { return "req_" + RandomHex(12); }
+
+std::string ClientRequestId(std::string_view client_supplied) {
+  return IsSaneRequestId(client_supplied) ? std::string(client_supplied)
+                                          : std::string();
 }
 
 }  // namespace llmproxy::dataplane

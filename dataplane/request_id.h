@@ -5,11 +5,17 @@
 
 namespace llmproxy::dataplane {
 
-// The id a request is known by in logs, usage records and the x-request-id
-// response header. A client-chosen id is kept when it is sane (1-128
-// characters of [A-Za-z0-9._:-]) so callers can correlate; anything else is
-// replaced, because it would end up in logs and headers verbatim.
-std::string RequestIdFor(std::string_view client_supplied);
+// A fresh id for one request: the x-request-id response header, the log lines
+// and the usage record's idempotency key. Never taken from the client: a
+// client reusing one id would merge the usage records of different requests
+// and so skip billing for all but one.
+std::string NewRequestId();
+
+// The client's own correlation id (from x-client-request-id, as OpenAI's API
+// takes it, or x-request-id) when it is sane (1-128 characters of
+// [A-Za-z0-9._:-]), else empty: it ends up in logs and headers verbatim.
+// Echoed as x-client-request-id.
+std::string ClientRequestId(std::string_view client_supplied);
 
 // True when `id` may be echoed back as a request id.
 bool IsSaneRequestId(std::string_view id);

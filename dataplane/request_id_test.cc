@@ -5,19 +5,23 @@
 namespace llmproxy::dataplane {
 namespace {
 
-TEST(RequestId, KeepsASaneClientId) {
-  EXPECT_EQ(RequestIdFor("abc-123_x.y:z"), "abc-123_x.y:z");
+TEST(RequestId, IsFreshForEveryRequest) {
+  std::string id = NewRequestId();
+  EXPECT_EQ(id.rfind("req_", 0), 0u);
+  EXPECT_EQ(id.size(), 28u);
+  EXPECT_NE(NewRequestId(), NewRequestId());
 }
 
-TEST(RequestId, ReplacesMissingOrUnsafeIds) {
+TEST(ClientRequestId, KeepsASaneClientId) {
+  EXPECT_EQ(ClientRequestId("abc-123_x.y:z"), "abc-123_x.y:z");
+}
+
+TEST(ClientRequestId, DropsMissingOrUnsafeIds) {
   for (std::string_view bad :
        {std::string_view(""), std::string_view("a b"),
         std::string_view("x\r\ny"), std::string_view("<script>")}) {
-    std::string id = RequestIdFor(bad);
-    EXPECT_EQ(id.rfind("req_", 0), 0u) << bad;
-    EXPECT_EQ(id.size(), 28u);
+    EXPECT_EQ(ClientRequestId(bad), "") << bad;
   }
-  EXPECT_NE(RequestIdFor(""), RequestIdFor(""));
   EXPECT_FALSE(IsSaneRequestId(std::string(129, 'a')));
 }
 

@@ -54,7 +54,7 @@ class AuthenticateTest : public ::testing::Test {
     old->mutable_expire_time()->set_seconds(1000);
     v1::VirtualKey* later = testing::AddKey(proto, "vk_later", "sk-later");
     later->mutable_expire_time()->set_seconds(4000000000);
-    snapshot_ = ConfigSnapshot::Build(proto);
+    snapshot_ = *ConfigSnapshot::Build(proto);
   }
 
   absl::StatusOr<Caller> Auth(std::string_view key,

@@ -56,11 +56,12 @@ std::variant<Admission, LimitRefusal> Admission::TryAdmit(
       if (scopes[i] && scopes[i]->requests) scopes[i]->requests->Adjust(-1);
     }
   };
-  auto refuse = [&](LimitKind kind, const TokenBucket::Take* take,
+  auto refuse = [&](LimitKind kind, int scope, const TokenBucket::Take* take,
                     bool never_fits) {
     undo();
     LimitRefusal refusal;
     refusal.kind = kind;
+    refusal.scope = scope;
     refusal.never_fits = never_fits;
     refusal.retry_after_nanos = take ? take->retry_after_nanos : 0;
     ReportCurrent(refusal.status, scopes);
@@ -72,7 +73,9 @@ std::variant<Admission, LimitRefusal> Admission::TryAdmit(
     LimitState* scope = scopes[requests_taken];
     if (scope == nullptr || scope->requests == nullptr) continue;
     TokenBucket::Take take = scope->requests->TryTake(1);
-    if (!take.admitted) return refuse(LimitKind::kRequests, &take, false);
+    if (!take.admitted) {
+      return refuse(LimitKind::kRequests, requests_taken, &take, false);
+    }
     Report(status.requests, *scope->requests, take.remaining, take.reset_nanos);
   }
   for (; tokens_taken < kMaxScopes; ++tokens_taken) {
@@ -82,7 +85,7 @@ std::variant<Admission, LimitRefusal> Admission::TryAdmit(
     TokenBucket::Take take =
         bucket->TryTake(static_cast<double>(estimated_tokens));
     if (!take.admitted) {
-      return refuse(LimitKind::kTokens, &take,
+      return refuse(LimitKind::kTokens, tokens_taken, &take,
                     static_cast<double>(estimated_tokens) > bucket->capacity());
     }
     Report(status.tokens, *bucket, take.remaining, take.reset_nanos);
@@ -91,14 +94,14 @@ std::variant<Admission, LimitRefusal> Admission::TryAdmit(
     LimitState* scope = scopes[slots_taken];
     if (scope == nullptr || scope->concurrency == nullptr) continue;
     if (!scope->concurrency->TryAcquire()) {
-      return refuse(LimitKind::kConcurrency, nullptr, false);
+      return refuse(LimitKind::kConcurrency, slots_taken, nullptr, false);
     }
   }
   for (; budgets_taken < kMaxScopes; ++budgets_taken) {
     LimitState* scope = scopes[budgets_taken];
     if (scope == nullptr || scope->budget == nullptr) continue;
     if (!scope->budget->TryReserve(estimated_cost_micros)) {
-      return refuse(LimitKind::kBudget, nullptr, false);
+      return refuse(LimitKind::kBudget, budgets_taken, nullptr, false);
     }
   }
   Admission admission(scopes, estimated_tokens, estimated_cost_micros);

@@ -26,6 +26,8 @@ enum class LimitKind { kRequests, kTokens, kConcurrency, kBudget };
 
 struct LimitRefusal {
   LimitKind kind = LimitKind::kRequests;
+  // Index in the scopes passed to TryAdmit of the scope that refused.
+  int scope = 0;
   // How long until the request could be admitted (0 for concurrency: unknown).
   int64_t retry_after_nanos = 0;
   // The request can never fit (its token estimate exceeds the bucket size).

@@ -50,6 +50,7 @@ TEST_F(AdmissionTest, TheStricterScopeWinsAndARefusalLeavesNoTrace) {
   auto second = Admission::TryAdmit({key.get(), assignment.get()}, 800);
   ASSERT_TRUE(std::holds_alternative<LimitRefusal>(second));
   EXPECT_EQ(std::get<LimitRefusal>(second).kind, LimitKind::kTokens);
+  EXPECT_EQ(std::get<LimitRefusal>(second).scope, 1);  // the assignment
   // The refused request's request-bucket take was undone.
   EXPECT_DOUBLE_EQ(key->requests->Remaining(), 99);
 }

@@ -48,7 +48,10 @@
 //   GET    /__fake/config              {"api_keys": [...]}
 //   POST   /__fake/config              {"api_keys": [...]}  keys accepted (empty: any non-empty key)
 //   POST   /__fake/reset               requests, behaviours and config back to the start values
-//   GET    /__fake/stats               {"requests_total", "in_flight", "client_closed_total"}
+//   GET    /__fake/stats               {"requests_total", "in_flight", "max_in_flight",
+//                                      "client_closed_total"}  (max_in_flight: most API requests
+//                                      in flight at once since the start or the last reset)
+//   DELETE /__fake/stats               max_in_flight back to the current in_flight
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 
@@ -207,6 +210,7 @@ export function createFakeUpstream(options = {}) {
     seq: 0,
     requestsTotal: 0,
     inFlight: 0,
+    maxInFlight: 0,
     clientClosedTotal: 0,
     apiKeys: [...initial.apiKeys],
     defaultBehavior: initial.behavior,
@@ -302,8 +306,12 @@ export function createFakeUpstream(options = {}) {
         return sendJson(res, 200, {
           requests_total: state.requestsTotal,
           in_flight: state.inFlight,
+          max_in_flight: state.maxInFlight,
           client_closed_total: state.clientClosedTotal,
         });
+      case 'DELETE /__fake/stats':
+        state.maxInFlight = state.inFlight;
+        return sendJson(res, 200, { ok: true });
       default:
         return sendJson(res, 404, { error: `no admin route ${route}` });
     }
@@ -482,6 +490,7 @@ export function createFakeUpstream(options = {}) {
     const entry = record(req, path, Object.fromEntries(query), bodyText, body ?? null);
     state.requestsTotal += 1;
     state.inFlight += 1;
+    if (state.inFlight > state.maxInFlight) state.maxInFlight = state.inFlight;
     let counted = true;
     const done = () => {
       if (counted) { counted = false; state.inFlight -= 1; }
