@@ -10,10 +10,15 @@ enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 using Field = std::pair<std::string_view, std::string_view>;
 
-// Writes one JSON line {"ts","level","msg",fields…} to stderr. Never pass a
-// secret as a field value: mask it first (MaskSecret).
+// Queues one JSON line {"ts","level","msg",fields…} for stderr; a writer
+// thread prints it within milliseconds, so the caller never blocks on I/O.
+// Never pass a secret as a field value: mask it first (MaskSecret).
 void Write(Level level, std::string_view msg,
            std::initializer_list<Field> fields = {});
+
+// Writes out every queued line and from then on writes synchronously. Runs
+// at exit by itself; call it before _exit or abort paths.
+void Flush();
 
 // Lines below this level are dropped. Parses "debug", "info", "warn",
 // "error"; returns false for anything else.

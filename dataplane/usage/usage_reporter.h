@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "dataplane/usage/bounded_queue.h"
+#include "common/bounded_queue.h"
 #include "dataplane/usage/usage_spool.h"
 #include "llmproxy/v1/usage_service.pb.h"
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <utility>
 
-namespace llmproxy::dataplane {
+namespace llmproxy {
 
 // A bounded lock-free multi-producer queue (Dmitry Vyukov's bounded MPMC
 // design): request threads push usage records without taking a lock or
@@ -90,4 +90,4 @@ class BoundedQueue {
   alignas(64) std::atomic<std::size_t> dequeue_pos_{0};
 };
 
-}  // namespace llmproxy::dataplane
+}  // namespace llmproxy
