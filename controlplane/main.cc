@@ -128,6 +128,17 @@ int Run(const Flags& flags) {
     }
   }
 
+  // The URL first: a malformed one is reported as such, not as a missing key.
+  absl::StatusOr<StorePtr> store = OpenStore(flags.database_url);
+  if (!store.ok()) {
+    // The URL may hold a password: log the error, which the store keeps free
+    // of credentials, not the URL.
+    log::Error("cannot open the database",
+               {{"error", store.status().ToString()}});
+    // A malformed URL is a usage error; an unreachable database is not.
+    return store.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+
   absl::StatusOr<std::string> material = EncryptionKeyMaterial(flags);
   if (!material.ok()) {
     log::Error("no encryption key", {{"error", material.status().ToString()}});
@@ -140,14 +151,6 @@ int Run(const Flags& flags) {
     return 2;
   }
 
-  absl::StatusOr<StorePtr> store = OpenStore(flags.database_url);
-  if (!store.ok()) {
-    // The URL may hold a password: log the error, which the store keeps free
-    // of credentials, not the URL.
-    log::Error("cannot open the database",
-               {{"error", store.status().ToString()}});
-    return 1;
-  }
   if (absl::Status s = (*store)->Migrate(); !s.ok()) {
     log::Error("database migration failed", {{"error", s.ToString()}});
     return 1;
@@ -263,7 +266,12 @@ int main(int argc, char** argv) {
                  "contact; a data plane counts as connected for 3 of them")
       ->envname("LLMPROXY_FLEET_HEARTBEAT_MS")
       ->check(CLI::Range(100, 600000));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   // Block the shutdown signals before any thread exists (gRPC, HTTP, store)
   // so they are delivered to Run()'s sigwait only.

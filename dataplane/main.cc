@@ -303,6 +303,11 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", flags.log_level, "debug|info|warn|error")
       ->envname("LLMPROXY_LOG_LEVEL")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   return Serve(flags);
 }
