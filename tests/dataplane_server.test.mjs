@@ -1,0 +1,177 @@
+// The data plane's HTTP server itself: routes and methods, timeouts that stop
+// a slow or idle client from holding a connection, graceful shutdown that
+// lets a stream in flight finish, and HTTPS upstreams verified against the
+// CA store.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { findId, startStack } from './lib/dataplane.mjs';
+
+const MASTER = 'sk-master-server-test-000000000000000000';
+let S;
+let tls;
+
+// A CA and a server certificate for "localhost" (not for 127.0.0.1), made
+// with the openssl CLI in a temp dir.
+function makeCertificates() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmproxy-tls-'));
+  const sh = (args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  sh(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=llm-proxy test CA',
+    '-keyout', 'ca.key', '-out', 'ca.pem']);
+  sh(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr']);
+  fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost\n');
+  sh(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-days', '2', '-extfile', 'ext.cnf', '-out', 'server.pem']);
+  return { dir, ca: path.join(dir, 'ca.pem'), key: fs.readFileSync(path.join(dir, 'server.key')), cert: fs.readFileSync(path.join(dir, 'server.pem')) };
+}
+
+// A minimal OpenAI chat endpoint over HTTPS.
+async function startHttpsUpstream(certs) {
+  const server = https.createServer({ key: certs.key, cert: certs.cert }, (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: 'chatcmpl-tls', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'over tls' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } }));
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return server;
+}
+
+async function chat(base, model, extra = {}) {
+  return fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }),
+  });
+}
+
+// chat() once the data plane has the model (a 404 means its config has not
+// arrived yet).
+async function chatWhenConfigured(base, model, extra = {}) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const r = await chat(base, model, extra);
+    if (r.status !== 404 || Date.now() > deadline) return r;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+}
+
+// Resolves the ms until the server closed a raw connection on which `feed`
+// writes (or nothing is written); rejects after `limitMs`.
+function closedWithin(port, limitMs, feed = () => {}) {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = net.connect(port, '127.0.0.1');
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`still open after ${limitMs} ms`)); }, limitMs);
+    socket.on('connect', () => feed(socket));
+    socket.on('data', () => {});
+    socket.on('error', () => {});
+    socket.on('close', () => { clearTimeout(timer); resolve(Date.now() - started); });
+  });
+}
+
+before(async () => {
+  tls = makeCertificates();
+  tls.server = await startHttpsUpstream(tls);
+  const tlsPort = tls.server.address().port;
+  S = await startStack({ dataplane: { masterKey: MASTER, idleTimeoutMs: 1000, env: { SSL_CERT_FILE: tls.ca } } });
+  const fakeUrl = `http://127.0.0.1:${S.fake.port}/v1`;
+  const conn = (name, endpoint) => S.cli(['connection', 'add', '--name', name, '--provider', 'openai', '--endpoint', endpoint, '--api-key', 'sk-upstream-000000000000']);
+  const model = async (name, remote, c) => S.cli(['model', 'add', '--name', name, '--remote', remote, '--conn-id', findId(c, 'cn_')]);
+  const fake = await conn('fake', fakeUrl);
+  await model('plain', 'gpt-4o', fake);
+  await model('slow-stream', 'fake-chunkdelay300', fake);
+  await model('tls-ok', 'gpt-4o', await conn('tls-localhost', `https://localhost:${tlsPort}/v1`));
+  await model('tls-wrong-name', 'gpt-4o', await conn('tls-by-ip', `https://127.0.0.1:${tlsPort}/v1`));
+  await chatWhenConfigured(S.dp.url, 'tls-wrong-name');
+});
+
+after(async () => {
+  if (S) await S.stop();
+  if (tls?.server) tls.server.close();
+  if (tls?.dir) fs.rmSync(tls.dir, { recursive: true, force: true });
+});
+
+describe('routes', () => {
+  it('404 unknown_url for a path that is not part of the API', async () => {
+    const r = await fetch(`${S.dp.url}/v2/everything`, { headers: { authorization: `Bearer ${MASTER}` } });
+    assert.equal(r.status, 404);
+    assert.equal((await r.json()).error.code, 'unknown_url');
+  });
+
+  it('405 with an Allow header for a wrong method', async () => {
+    const r = await fetch(`${S.dp.url}/v1/chat/completions`, { headers: { authorization: `Bearer ${MASTER}` } });
+    assert.equal(r.status, 405);
+    assert.match(r.headers.get('allow') ?? '', /POST/);
+    assert.equal((await r.json()).error.code, 'method_not_allowed');
+  });
+});
+
+describe('slow and idle clients', () => {
+  it('an idle keep-alive connection is closed after --idle-timeout-ms', async () => {
+    const ms = await closedWithin(S.dp.port, 5000);
+    assert.ok(ms >= 900, `closed after ${ms} ms, before the idle timeout`);
+  });
+
+  it('a client trickling its headers cannot hold the connection past the timeout', async () => {
+    let interval;
+    const ms = await closedWithin(S.dp.port, 5000, (socket) => {
+      socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n');
+      interval = setInterval(() => socket.write('X'), 100);
+    }).finally(() => clearInterval(interval));
+    assert.ok(ms < 3000, `held for ${ms} ms`);
+  });
+});
+
+describe('HTTPS upstreams', () => {
+  it('are verified against the CA store and used when the certificate is valid', async () => {
+    const r = await chat(S.dp.url, 'tls-ok');
+    assert.equal(r.status, 200, await r.clone().text());
+    assert.equal((await r.json()).choices[0].message.content, 'over tls');
+  });
+
+  it('502 upstream_connect_failed when the certificate does not name the host', async () => {
+    const r = await chat(S.dp.url, 'tls-wrong-name');
+    assert.equal(r.status, 502);
+    assert.equal((await r.json()).error.code, 'upstream_connect_failed');
+  });
+
+  it('502 when the certificate is not signed by a trusted CA', async () => {
+    const dp = await S.startExtraDataplane({ masterKey: MASTER });  // system CA store only
+    try {
+      const r = await chatWhenConfigured(dp.url, 'tls-ok');
+      assert.equal(r.status, 502);
+      assert.equal((await r.json()).error.code, 'upstream_connect_failed');
+    } finally {
+      await dp.stop();
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('SIGTERM lets a stream in flight finish, then exits 0', async () => {
+    const dp = await S.startExtraDataplane({ masterKey: MASTER });
+    const res = await chatWhenConfigured(dp.url, 'slow-stream', { stream: true, max_tokens: 6 });
+    assert.equal(res.status, 200);
+    const reader = res.body.getReader();
+    const first = await reader.read();  // the stream is under way
+    assert.ok(!first.done);
+    dp.process.kill('SIGTERM');
+    let text = new TextDecoder().decode(first.value);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    assert.match(text, /data: \[DONE\]/);
+    const exit = await dp.exited;
+    assert.deepEqual(exit, { code: 0, signal: null });
+  });
+});
