@@ -195,6 +195,33 @@ describe('config distribution across control-plane replicas', () => {
     await waitForModels(dp, (m) => m.has('after-fix'), 5000);
   });
 
+  it('rotates to the next control-plane address when the first is unreachable', async () => {
+    const deadAddress = `127.0.0.1:${await freePort()}`;
+    const plane = await startPlane({ controlplaneAddress: `${deadAddress},${cp2.grpcAddress}` });
+    try {
+      await waitForModels(plane, (m) => m.has('base-model'), 10000);
+    } finally {
+      await plane.stop();
+    }
+  });
+
+  it('is not ready and answers 503 while it has no config at all', async () => {
+    const deadAddress = `127.0.0.1:${await freePort()}`;
+    const plane = await startPlane({ controlplaneAddress: deadAddress, waitReady: false });
+    try {
+      // Give it time to try the control plane and find no snapshot on disk.
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.ok(plane.isRunning(), plane.log());
+      const ready = await fetch(`${plane.adminUrl}/readyz`);
+      assert.equal(ready.status, 503);
+      const r = await chat(plane, 'base-model');
+      assert.equal(r.status, 503, r.body);
+      assert.equal(JSON.parse(r.body).error.code, 'config_not_loaded');
+    } finally {
+      await plane.stop();
+    }
+  });
+
   it('keeps serving when every control plane is killed', async () => {
     for (const cp of [cp1, cp2]) cp.proc.kill('SIGKILL');
     await Promise.all([cp1.exitPromise, cp2.exitPromise]);
