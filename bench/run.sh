@@ -137,10 +137,15 @@ wait_http "http://127.0.0.1:$PROXY_FAST_PORT/"
 # ---------------------------------------------------------------------------- llm-proxy
 ENC_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 log "starting llm-proxy-controlplane (SQLite) on $CP_GRPC_PORT"
+# The control plane stores one usage record per proxied request (SQLite here); on a shared 2-core
+# box that ingestion costs about as much CPU as the data plane's own work and would be charged to
+# whatever cell runs at the time (in production the control plane runs elsewhere). It runs at the
+# lowest priority, and each wrk cell waits until it has caught up (see cp_settle).
 env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN \
-  "$BIN_DIR/llm-proxy-controlplane" --grpc-address "127.0.0.1:$CP_GRPC_PORT" --http-address "127.0.0.1:$CP_HTTP_PORT" \
+  nice -n 19 "$BIN_DIR/llm-proxy-controlplane" --grpc-address "127.0.0.1:$CP_GRPC_PORT" --http-address "127.0.0.1:$CP_HTTP_PORT" \
   --database-url "sqlite://$WORK/cp.db" --encryption-key "$ENC_KEY" --log-level warn >"$WORK/cp.log" 2>&1 &
 PIDS+=($!)
+CP_PID=$!
 wait_http "http://127.0.0.1:$CP_HTTP_PORT/readyz"
 
 VKEY=sk-lp-bench000000000000000000000000000000000000000
@@ -198,23 +203,40 @@ log "data plane RSS at start: $(rss_kb $DP_PID) kB"
 # ---------------------------------------------------------------------------- requests/s
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
-run_wrk() {  # target url model key conc
-  local target=$1 url=$2 model=$3 key=$4 c=$5 t=1 out
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cp_settle() {  # wait (up to 60 s) until the control plane has stored the usage backlog
+  local i a b
+  for ((i = 0; i < 120; i++)); do
+    a=$(cpu_ticks "$CP_PID"); sleep 0.5; b=$(cpu_ticks "$CP_PID")
+    ((b - a < 3)) && return 0
+  done
+  log "control plane still busy after 60 s"
+}
+run_wrk() {  # target url model key conc pids-of-the-target...
+  local target=$1 url=$2 model=$3 key=$4 c=$5 t=1 out p ticks0=0 ticks1=0
+  shift 5
   out="$OUT/wrk-$target-c$c.txt"
+  cp_settle
   BENCH_MODEL=$model BENCH_KEY=$key wrk -t$t -c"$c" -d2s -s "$BENCH/post.lua" "$url" >/dev/null 2>&1 || true  # warm-up
+  cp_settle
+  for p in "$@"; do ticks0=$((ticks0 + $(cpu_ticks "$p"))); done
   BENCH_MODEL=$model BENCH_KEY=$key wrk -t$t -c"$c" -d"${DURATION}s" --latency -s "$BENCH/post.lua" "$url" >"$out" 2>&1
+  for p in "$@"; do ticks1=$((ticks1 + $(cpu_ticks "$p"))); done
   local json
   json=$(sed -n 's/^JSON //p' "$out")
-  echo "{\"kind\":\"rps\",\"target\":\"$target\",\"concurrency\":$c,\"result\":$json}" >>"$RESULTS"
+  # cpu_ticks: CPU time (user + system, 1/100 s) the target's own processes used during the run.
+  echo "{\"kind\":\"rps\",\"target\":\"$target\",\"concurrency\":$c,\"cpu_ticks\":$((ticks1 - ticks0)),\"result\":$json}" >>"$RESULTS"
   log "$target c=$c: $json"
 }
 if [[ $SKIP != *" rps "* ]]; then
+  mapfile -t FAST_PIDS < <(pgrep -P "$(cat "$WORK/nginx-fast/nginx.pid")")
+  mapfile -t PROXY_PIDS < <(pgrep -P "$(cat "$WORK/nginx-proxy/nginx.pid")")
   for c in $CONCURRENCY; do
-    run_wrk direct-fast "http://127.0.0.1:$FAST_PORT/v1/chat/completions" gpt-4o-mini "" "$c"
-    run_wrk nginx-fast "http://127.0.0.1:$PROXY_FAST_PORT/v1/chat/completions" gpt-4o-mini "" "$c"
-    run_wrk dataplane-fast "http://127.0.0.1:$DP_PORT/v1/chat/completions" bench-fast "$VKEY" "$c"
-    run_wrk direct-node "http://127.0.0.1:$NODE_PORT/v1/chat/completions" gpt-4o-mini sk-bench-upstream "$c"
-    run_wrk dataplane-node "http://127.0.0.1:$DP_PORT/v1/chat/completions" bench-node "$VKEY" "$c"
+    run_wrk direct-fast "http://127.0.0.1:$FAST_PORT/v1/chat/completions" gpt-4o-mini "" "$c" "${FAST_PIDS[@]}"
+    run_wrk nginx-fast "http://127.0.0.1:$PROXY_FAST_PORT/v1/chat/completions" gpt-4o-mini "" "$c" "${PROXY_PIDS[@]}"
+    run_wrk dataplane-fast "http://127.0.0.1:$DP_PORT/v1/chat/completions" bench-fast "$VKEY" "$c" "$DP_PID"
+    run_wrk direct-node "http://127.0.0.1:$NODE_PORT/v1/chat/completions" gpt-4o-mini sk-bench-upstream "$c" "$FAKE_PID"
+    run_wrk dataplane-node "http://127.0.0.1:$DP_PORT/v1/chat/completions" bench-node "$VKEY" "$c" "$DP_PID"
   done
 fi
 log "data plane RSS after the load runs: $(rss_kb $DP_PID) kB"

@@ -18,8 +18,8 @@ out.push(`${machine.cpu}, ${machine.cores} cores, ${(machine.mem_total_kb / 1048
 const rps = rows.filter((r) => r.kind === 'rps');
 if (rps.length) {
   out.push('## Requests/s and latency (non-streamed chat completion, wrk -t1, keep-alive)', '');
-  out.push('| target | conc | req/s | p50 ms | p90 ms | p99 ms | added p50 vs direct ms | added p99 ms | errors | non-2xx |');
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('| target | conc | req/s | p50 ms | p90 ms | p99 ms | added p50 vs direct ms | added p99 ms | errors | non-2xx | target CPU µs/req |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const direct = (target, c) => {
     const base = target.endsWith('-node') ? 'direct-node' : 'direct-fast';
     return rps.find((r) => r.target === base && r.concurrency === c)?.result;
@@ -29,7 +29,8 @@ if (rps.length) {
     const isDirect = r.target.startsWith('direct');
     const x = r.result;
     out.push(`| ${r.target} | ${r.concurrency} | ${x.rps.toFixed(0)} | ${ms(x.p50_us)} | ${ms(x.p90_us)} | ${ms(x.p99_us)} | ` +
-      `${isDirect || !d ? '' : ms(x.p50_us - d.p50_us)} | ${isDirect || !d ? '' : ms(x.p99_us - d.p99_us)} | ${x.socket_errors} | ${x.non2xx} |`);
+      `${isDirect || !d ? '' : ms(x.p50_us - d.p50_us)} | ${isDirect || !d ? '' : ms(x.p99_us - d.p99_us)} | ${x.socket_errors} | ${x.non2xx} | ` +
+      `${r.cpu_ticks !== undefined && x.requests > 0 ? ((r.cpu_ticks * 10000) / x.requests).toFixed(1) : ''} |`);
   }
   out.push('');
 }

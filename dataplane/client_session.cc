@@ -1,10 +1,13 @@
 #include "dataplane/client_session.h"
 
+#include <array>
+#include <charconv>
 #include <string>
 #include <utility>
 
 #include "boost/asio/as_tuple.hpp"
-#include "boost/asio/experimental/awaitable_operators.hpp"
+#include "boost/asio/bind_cancellation_slot.hpp"
+#include "boost/asio/cancellation_signal.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/use_awaitable.hpp"
 #include "boost/beast/core.hpp"
@@ -54,7 +57,19 @@ void CopyUpstreamHeaders(const http::fields& from, Message& to) {
   }
 }
 
+// Appends "Name: value\r\n".
+void AppendField(std::string& out, std::string_view name,
+                 std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
 }  // namespace
+
+struct ClientWatch {
+  ClientSession* session = nullptr;  // null when no request is watched
+  uint64_t generation = 0;           // which request the wait belongs to
+  asio::cancellation_signal cancel;
+};
 
 ClientSession::ClientSession(tcp::socket socket, SessionSettings& settings,
                              SessionWorker& worker)
@@ -64,6 +79,7 @@ ClientSession::ClientSession(tcp::socket socket, SessionSettings& settings,
 }
 
 ClientSession::~ClientSession() {
+  if (watch_ != nullptr) watch_->session = nullptr;
   worker_.sessions.erase(this);
   settings_.active_sessions.fetch_sub(1);
 }
@@ -85,9 +101,15 @@ void ClientSession::Abort() {
 asio::awaitable<void> ClientSession::Run() {
   beast::error_code ec;
   stream_.socket().set_option(tcp::no_delay(true), ec);
+  // The client watch reads with read_some after a readiness wait: it must
+  // never block the thread. (Asynchronous operations are unaffected.)
+  stream_.socket().non_blocking(true, ec);
   try {
     while (!settings_.stopping.load()) {
-      if (!co_await ServeOne()) break;
+      // Waiting for the next request happens in a small coroutine of its
+      // own: an idle keep-alive connection holds that frame, not ServeOne's.
+      beast::error_code hec = co_await ReadHeader();
+      if (!co_await ServeOne(hec)) break;
     }
   } catch (const std::exception& e) {
     log::Debug("client session ended", {{"error", e.what()}});
@@ -96,14 +118,22 @@ asio::awaitable<void> ClientSession::Run() {
   stream_.socket().close(ec);
 }
 
-asio::awaitable<bool> ClientSession::ServeOne() {
+asio::awaitable<beast::error_code> ClientSession::ReadHeader() {
   idle_ = true;
+  // Between requests a connection keeps no read buffer: an idle keep-alive
+  // connection costs as little as possible. (Bytes of a pipelined request
+  // stay.)
+  if (buffer_.size() == 0) buffer_.shrink_to_fit();
   parser_.emplace();
   parser_->header_limit(kHeaderLimit);
   parser_->body_limit(settings_.max_body_bytes);
   stream_.expires_after(settings_.idle_timeout);
   auto [hec, hn] =
       co_await http::async_read_header(stream_, buffer_, *parser_, kUseTuple);
+  co_return hec;
+}
+
+asio::awaitable<bool> ClientSession::ServeOne(beast::error_code hec) {
   idle_ = false;
   started_ = std::chrono::steady_clock::now();
   started_wall_ = std::chrono::system_clock::now();
@@ -184,9 +214,21 @@ asio::awaitable<bool> ClientSession::ServeOne() {
     auto [cec, cn] = co_await http::async_write(stream_, cont, kUseTuple);
     if (cec) co_return false;
   }
-  stream_.expires_after(settings_.idle_timeout);
-  auto [bec, bn] =
-      co_await http::async_read(stream_, buffer_, *parser_, kUseTuple);
+  // The body is usually in the buffer already (it came with the header):
+  // parse it from there without another asynchronous read.
+  beast::error_code bec;
+  while (!parser_->is_done() && buffer_.size() > 0) {
+    const std::size_t used = parser_->put(buffer_.data(), bec);
+    buffer_.consume(used);
+    if (bec == http::error::need_more) bec = {};
+    if (bec || used == 0) break;
+  }
+  if (!bec && !parser_->is_done()) {
+    stream_.expires_after(settings_.idle_timeout);
+    auto [rec, rn] =
+        co_await http::async_read(stream_, buffer_, *parser_, kUseTuple);
+    bec = rec;
+  }
   if (bec == http::error::body_limit) {
     keep_alive_ = false;
     co_await WriteError(RequestTooLarge(settings_.max_body_bytes));
@@ -267,8 +309,9 @@ asio::awaitable<void> ClientSession::WriteError(const ApiError& error) {
 }
 
 asio::awaitable<void> ClientSession::Proxy(ProxyPlan& plan) {
-  using namespace asio::experimental::awaitable_operators;
-  co_await (ProxyAttempts(plan) || WatchClient());
+  StartWatch();
+  co_await ProxyAttempts(plan);
+  StopWatch();
   if (client_gone_ && !response_started_) {
     // Nginx's convention for "client closed the request".
     Finish(499);
@@ -276,28 +319,64 @@ asio::awaitable<void> ClientSession::Proxy(ProxyPlan& plan) {
   exchange_.reset();
 }
 
-asio::awaitable<void> ClientSession::WatchClient() {
-  auto& socket = stream_.socket();
-  while (true) {
-    if (buffer_.size() >= kMaxPipelined) {
-      // Enough of a pipelined request is buffered; just wait to be cancelled.
-      asio::steady_timer forever(socket.get_executor(),
-                                 asio::steady_timer::time_point::max());
-      co_await forever.async_wait(kUseTuple);
-      co_return;
-    }
-    auto [ec, n] =
-        co_await socket.async_read_some(buffer_.prepare(4096), kUseTuple);
-    if (ec) {
-      if (ec != asio::error::operation_aborted) {
-        client_gone_ = true;
-        if (exchange_ != nullptr) exchange_->Cancel();
-      }
-      co_return;
-    }
-    // A pipelined next request: keep it for the next ServeOne.
-    buffer_.commit(n);
+void ClientSession::StartWatch() {
+  if (watch_ == nullptr) watch_ = std::make_shared<ClientWatch>();
+  watch_->session = this;
+  ++watch_->generation;
+  ArmWatch();
+}
+
+void ClientSession::StopWatch() {
+  watch_->session = nullptr;
+  watch_->cancel.emit(asio::cancellation_type::all);
+}
+
+void ClientSession::ArmWatch() {
+  if (buffer_.size() >= kMaxPipelined) {
+    // Enough of a pipelined request is buffered; stop reading until the
+    // response is over.
+    return;
   }
+  std::shared_ptr<ClientWatch> watch = watch_;
+  const uint64_t generation = watch->generation;
+  stream_.socket().async_wait(
+      tcp::socket::wait_read,
+      asio::bind_cancellation_slot(
+          watch->cancel.slot(),
+          [watch, generation](const boost::system::error_code& ec) {
+            if (watch->session == nullptr || watch->generation != generation) {
+              return;
+            }
+            watch->session->OnClientReadable(ec);
+          }));
+}
+
+void ClientSession::OnClientReadable(const boost::system::error_code& ec) {
+  auto gone = [this] {
+    client_gone_ = true;
+    if (exchange_ != nullptr) exchange_->Cancel();
+  };
+  if (ec) {
+    if (ec != asio::error::operation_aborted) gone();
+    return;
+  }
+  // Readable: the client closed (or reset) the connection, or sent the start
+  // of a pipelined next request, which is kept for the next ServeOne.
+  std::array<char, 4096> chunk;
+  boost::system::error_code rec;
+  std::size_t n = stream_.socket().read_some(asio::buffer(chunk), rec);
+  if (rec == asio::error::would_block || rec == asio::error::try_again) {
+    ArmWatch();
+    return;
+  }
+  if (rec) {
+    gone();
+    return;
+  }
+  auto room = buffer_.prepare(n);
+  asio::buffer_copy(room, asio::buffer(chunk.data(), n));
+  buffer_.commit(n);
+  ArmWatch();
 }
 
 asio::awaitable<void> ClientSession::ProxyAttempts(ProxyPlan& plan) {
@@ -421,21 +500,63 @@ asio::awaitable<void> ClientSession::RelayWhole(int status) {
   }
   // The provider's usage, found without parsing the rest of the body.
   usage_ = ExtractUsage(*body);
-  http::response<http::string_body> res{static_cast<http::status>(status), 11};
-  CopyUpstreamHeaders(exchange_->headers(), res);
-  SetRequestIdHeaders(res);
-  if (rate_limit_headers_ != nullptr) {
-    for (const auto& [name, value] : *rate_limit_headers_) res.set(name, value);
+  // The response header, serialised here rather than through http::response:
+  // no per-field allocations, and header + body leave in one write. The
+  // headers are those http::response::set produced: the upstream's minus
+  // hop-by-hop ones and the ones the proxy sets itself.
+  const HeaderList* limits = rate_limit_headers_;
+  auto ours = [&](std::string_view name) {
+    if (EqualsIgnoreCase(name, "x-request-id")) return true;
+    if (!client_request_id_.empty() &&
+        EqualsIgnoreCase(name, "x-client-request-id")) {
+      return true;
+    }
+    if (limits != nullptr) {
+      for (const auto& [limit_name, value] : *limits) {
+        if (EqualsIgnoreCase(name, limit_name)) return true;
+      }
+    }
+    return false;
+  };
+  std::string head;
+  head.reserve(512);
+  head.append("HTTP/1.1 ");
+  char digits[24];
+  auto [end, tec] = std::to_chars(digits, digits + sizeof digits, status);
+  head.append(digits, end - digits).push_back(' ');
+  head.append(http::obsolete_reason(static_cast<http::status>(status)));
+  head.append("\r\n");
+  for (const auto& field : exchange_->headers()) {
+    std::string_view name = field.name_string();
+    if (IsHopHeader(name) || ours(name)) continue;
+    AppendField(head, name, field.value());
   }
-  res.body() = *std::move(body);
-  res.keep_alive(keep_alive_);
-  res.prepare_payload();
+  AppendField(head, "x-request-id", request_id_);
+  if (!client_request_id_.empty()) {
+    AppendField(head, "x-client-request-id", client_request_id_);
+  }
+  if (limits != nullptr) {
+    // Later entries of the same name replace earlier ones (set semantics).
+    for (std::size_t i = 0; i < limits->size(); ++i) {
+      bool replaced = false;
+      for (std::size_t j = i + 1; j < limits->size(); ++j) {
+        replaced |= EqualsIgnoreCase((*limits)[i].first, (*limits)[j].first);
+      }
+      if (!replaced) AppendField(head, (*limits)[i].first, (*limits)[i].second);
+    }
+  }
+  end = std::to_chars(digits, digits + sizeof digits, body->size()).ptr;
+  AppendField(head, "Content-Length", std::string_view(digits, end - digits));
+  if (!keep_alive_) AppendField(head, "Connection", "close");
+  head.append("\r\n");
   response_started_ = true;
   first_byte_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_)
           .count();
   stream_.expires_after(settings_.idle_timeout);
-  auto [ec, n] = co_await http::async_write(stream_, res, kUseTuple);
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
+                                                  asio::buffer(*body)};
+  auto [ec, n] = co_await asio::async_write(stream_, buffers, kUseTuple);
   stream_.expires_never();
   if (ec) client_gone_ = true;
   Finish(status);
@@ -579,15 +700,26 @@ void ClientSession::Finish(int status) {
     outcome.cost_usd = cost_usd;
     settings_.metrics->RecordRequest(outcome);
   }
+  log::Info(
+      "request",
+      {{"request_id", request_id_},
+       {"method", method_},
+       {"path", path_},
+       {"status", std::to_string(status)},
+       {"model", model_},
+       {"model_id", deployment_id_},
+       {"virtual_key_id", key_id_},
+       {"latency_ms", std::to_string(static_cast<int64_t>(seconds * 1000))}});
   if (inference_ && settings_.on_usage) {
+    // The request is over: its strings move into the record.
     RequestSummary summary;
-    summary.request_id = request_id_;
-    summary.virtual_key_id = key_id_;
-    summary.model = model_;
-    summary.remote_model = remote_model_;
-    summary.connection_id = connection_id_;
-    summary.assignment_id = assignment_id_;
-    summary.endpoint = path_;
+    summary.request_id = std::move(request_id_);
+    summary.virtual_key_id = std::move(key_id_);
+    summary.model = std::move(model_);
+    summary.remote_model = std::move(remote_model_);
+    summary.connection_id = std::move(connection_id_);
+    summary.assignment_id = std::move(assignment_id_);
+    summary.endpoint = std::move(path_);
     summary.http_status = status;
     summary.refused = refused_;
     summary.client_abandoned = client_gone_;
@@ -599,18 +731,8 @@ void ClientSession::Finish(int status) {
     summary.start_time = started_wall_;
     summary.latency_ms = seconds * 1000;
     summary.ttft_ms = first_byte_seconds_ < 0 ? 0 : first_byte_seconds_ * 1000;
-    settings_.on_usage(MakeUsageRecord(summary, settings_.node_id));
+    settings_.on_usage(MakeUsageRecord(std::move(summary), settings_.node_id));
   }
-  log::Info(
-      "request",
-      {{"request_id", request_id_},
-       {"method", method_},
-       {"path", path_},
-       {"status", std::to_string(status)},
-       {"model", model_},
-       {"model_id", deployment_id_},
-       {"virtual_key_id", key_id_},
-       {"latency_ms", std::to_string(static_cast<int64_t>(seconds * 1000))}});
 }
 
 }  // namespace llmproxy::dataplane

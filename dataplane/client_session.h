@@ -80,8 +80,11 @@ class ClientSession {
  private:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
-  // Serves one request; false when the connection must close afterwards.
-  boost::asio::awaitable<bool> ServeOne();
+  // Waits for (and reads) the next request's header.
+  boost::asio::awaitable<boost::system::error_code> ReadHeader();
+  // Serves the request whose header ReadHeader read (or failed to read:
+  // `header_error`); false when the connection must close afterwards.
+  boost::asio::awaitable<bool> ServeOne(boost::system::error_code header_error);
   boost::asio::awaitable<void> Dispatch(Request& request);
   boost::asio::awaitable<void> WriteDirect(const DirectResponse& response);
   boost::asio::awaitable<void> WriteError(const ApiError& error);
@@ -89,9 +92,15 @@ class ClientSession {
   boost::asio::awaitable<void> ProxyAttempts(ProxyPlan& plan);
   boost::asio::awaitable<void> RelayStream(int status, bool strip_usage);
   boost::asio::awaitable<void> RelayWhole(int status);
-  // Watches the client socket while a request is upstream: if the client
-  // disconnects, the upstream exchange is cancelled.
-  boost::asio::awaitable<void> WatchClient();
+  // Watch the client socket while a request is upstream: if the client
+  // disconnects, the upstream exchange is cancelled; bytes of a pipelined
+  // next request are kept in buffer_. A plain completion handler on a
+  // readiness wait, not a second coroutine: no frames, no parallel group and
+  // no speculative read per request.
+  void StartWatch();
+  void StopWatch();
+  void ArmWatch();
+  void OnClientReadable(const boost::system::error_code& ec);
   // The request is over (once per request): settles its limits, records
   // metrics and its usage record, and logs it.
   void Finish(int status);
@@ -154,6 +163,9 @@ class ClientSession {
   // stream without a usage chunk: one token each).
   int64_t deltas_relayed_ = 0;
   std::unique_ptr<UpstreamExchange> exchange_;
+  // Shared with the pending readiness wait (which may complete after the
+  // request, or the session, is over); created on the first proxied request.
+  std::shared_ptr<struct ClientWatch> watch_;
 };
 
 }  // namespace llmproxy::dataplane

@@ -45,9 +45,14 @@ bool OnlyFleetFigures(const v1::ConfigDelta& d) {
 }  // namespace
 
 absl::Status ConfigSubscriber::Apply(const v1::StreamConfigResponse& push) {
+  return Apply(v1::StreamConfigResponse(push));
+}
+
+absl::Status ConfigSubscriber::Apply(v1::StreamConfigResponse&& push) {
   v1::ConfigSnapshot next;
   if (push.has_snapshot()) {
-    next = push.snapshot();
+    // Taken over, not copied: a full snapshot can be tens of megabytes.
+    next.Swap(push.mutable_snapshot());
     next.set_revision(push.revision());
   } else if (push.has_delta()) {
     if (!current_.has_value()) {
@@ -66,9 +71,10 @@ absl::Status ConfigSubscriber::Apply(const v1::StreamConfigResponse& push) {
         *current_->mutable_budget_spend() = delta.budget_spend();
       }
       current_->set_fleet_size(delta.fleet_size());
-      holder_.Set(live->WithFleetFigures(current_->budget_spend(),
-                                         current_->fleet_size(), &registry_));
+      Swap(live->WithFleetFigures(current_->budget_spend(),
+                                  current_->fleet_size(), &registry_));
       live.reset();
+      ReleaseRetired();
       registry_.Prune();
       if (options_.on_applied) options_.on_applied(current_->revision());
       return absl::OkStatus();
@@ -87,7 +93,8 @@ absl::Status ConfigSubscriber::Install(v1::ConfigSnapshot next, bool persist) {
   absl::StatusOr<ConfigSnapshotPtr> built =
       ConfigSnapshot::Build(next, &registry_);
   if (!built.ok()) return built.status();
-  holder_.Set(*std::move(built));
+  Swap(*std::move(built));
+  ReleaseRetired();
   // Buckets only the replaced snapshot held are forgotten once the requests
   // still holding it finish (the registry keeps weak references).
   registry_.Prune();
@@ -104,6 +111,24 @@ absl::Status ConfigSubscriber::Install(v1::ConfigSnapshot next, bool persist) {
   }
   current_ = std::move(next);
   return absl::OkStatus();
+}
+
+void ConfigSubscriber::Swap(ConfigSnapshotPtr next) {
+  // The replaced snapshot is kept here, so that the last reference to it,
+  // and with it the freeing of a possibly big config, is dropped on this
+  // thread rather than at the end of whichever request held it last.
+  if (ConfigSnapshotPtr old = holder_.Get(); old != nullptr) {
+    retired_.push_back(std::move(old));
+  }
+  holder_.Set(std::move(next));
+}
+
+void ConfigSubscriber::ReleaseRetired() {
+  // A retired snapshot can gain no new reference (it is out of the holder):
+  // once only this list holds it, it can go. Those still held by requests
+  // (a long stream) are looked at again after the next push.
+  std::erase_if(retired_,
+                [](const ConfigSnapshotPtr& s) { return s.use_count() == 1; });
 }
 
 void ConfigSubscriber::Start() {
@@ -180,7 +205,7 @@ void ConfigSubscriber::RunStream(const std::string& address) {
     log::Info("config stream open", {{"controlplane", address}});
     v1::StreamConfigResponse push;
     while (stream->Read(&push)) {
-      absl::Status applied = Apply(push);
+      absl::Status applied = Apply(std::move(push));
       if (options_.on_push) options_.on_push(applied.ok());
       v1::StreamConfigRequest answer;
       answer.set_node_id(options_.node_id);

@@ -67,6 +67,9 @@ class ConfigSubscriber {
   // snapshot's resources are shared and only its limit states are rebuilt,
   // and nothing is persisted.
   absl::Status Apply(const v1::StreamConfigResponse& push);
+  // The same, taking over the push's payload instead of copying it (what the
+  // stream does).
+  absl::Status Apply(v1::StreamConfigResponse&& push);
 
   void Start();
   // Cancels the stream and joins the thread. Idempotent.
@@ -76,6 +79,10 @@ class ConfigSubscriber {
 
  private:
   void Run();
+  // Installs `next` in the holder; the replaced snapshot goes to retired_.
+  void Swap(ConfigSnapshotPtr next);
+  // Frees the retired snapshots no request holds any more.
+  void ReleaseRetired();
   // Builds and installs `next`; on success it becomes current_.
   absl::Status Install(v1::ConfigSnapshot next, bool persist);
   // One stream's life; returns when it breaks.
@@ -93,6 +100,8 @@ class ConfigSubscriber {
   // subscriber thread touches it after Start.
   std::optional<v1::ConfigSnapshot> current_;
   std::atomic<int64_t> applied_revision_{0};
+  // Replaced snapshots still held by some request (subscriber thread only).
+  std::vector<ConfigSnapshotPtr> retired_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -2,7 +2,10 @@
 
 #include <openssl/ssl.h>
 
+#include <array>
+#include <charconv>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -13,6 +16,7 @@
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "boost/beast/ssl.hpp"
+#include "dataplane/ascii.h"
 
 namespace llmproxy::dataplane {
 
@@ -28,6 +32,9 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // (many close after 60 s or less); do not risk it.
 constexpr auto kMaxIdle = std::chrono::seconds(30);
 constexpr std::size_t kMaxIdlePerHost = 64;
+// Read buffer of an upstream connection: a typical non-streamed answer
+// (header + body) arrives in one read instead of 512-byte slices.
+constexpr std::size_t kReadBufferBytes = 16 * 1024;
 
 }  // namespace
 
@@ -38,6 +45,7 @@ class UpstreamConnection {
   UpstreamConnection(asio::any_io_executor executor, asio::ssl::context& tls,
                      const UpstreamEndpoint& endpoint)
       : key(endpoint.PoolKey()), resolver(executor) {
+    buffer.reserve(kReadBufferBytes);
     if (endpoint.tls) {
       secure.emplace(executor, tls);
     } else {
@@ -117,10 +125,14 @@ asio::awaitable<UpstreamFailure> Connect(UpstreamConnection& conn,
 }
 
 template <class Stream>
-asio::awaitable<beast::error_code> WriteAndReadHeader(
-    Stream& stream, UpstreamConnection& conn,
-    http::request<http::string_body>& request) {
-  auto [wec, written] = co_await http::async_write(stream, request, kUseTuple);
+asio::awaitable<beast::error_code> WriteAndReadHeader(Stream& stream,
+                                                      UpstreamConnection& conn,
+                                                      const std::string& head,
+                                                      const std::string& body) {
+  // One gather write (one syscall) for the request line, header and body.
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
+                                                  asio::buffer(body)};
+  auto [wec, written] = co_await asio::async_write(stream, buffers, kUseTuple);
   if (wec) co_return wec;
   conn.parser.emplace();
   conn.parser->body_limit(boost::none);
@@ -142,6 +154,48 @@ asio::awaitable<std::pair<beast::error_code, std::size_t>> ReadBody(
 }
 
 }  // namespace
+
+std::string SerializeRequestHead(const UpstreamRequest& upstream,
+                                 std::size_t body_size) {
+  // What http::request::set + keep_alive(true) + prepare_payload produced:
+  // a header of upstream.headers overrides a default one of the same name,
+  // and a later one an earlier one.
+  const HeaderList& extra = upstream.headers;
+  auto overridden = [&](std::string_view name, std::size_t from) {
+    for (std::size_t i = from; i < extra.size(); ++i) {
+      if (EqualsIgnoreCase(extra[i].first, name)) return true;
+    }
+    return false;
+  };
+  std::string head;
+  head.reserve(256 + upstream.target.size());
+  head.append("POST ").append(upstream.target).append(" HTTP/1.1\r\n");
+  auto field = [&head](std::string_view name, std::string_view value) {
+    head.append(name).append(": ").append(value).append("\r\n");
+  };
+  if (!overridden("Host", 0)) field("Host", upstream.endpoint->HostHeader());
+  if (!overridden("User-Agent", 0)) field("User-Agent", "llm-proxy");
+  if (!overridden("Content-Type", 0)) field("Content-Type", "application/json");
+  if (!overridden("Accept", 0)) {
+    field("Accept", "application/json, text/event-stream");
+  }
+  for (std::size_t i = 0; i < extra.size(); ++i) {
+    const auto& [name, value] = extra[i];
+    // Framing is the client's own; Connection stays keep-alive.
+    if (EqualsIgnoreCase(name, "Content-Length") ||
+        EqualsIgnoreCase(name, "Transfer-Encoding") ||
+        EqualsIgnoreCase(name, "Connection")) {
+      continue;
+    }
+    if (overridden(name, i + 1)) continue;
+    field(name, value);
+  }
+  char length[24];
+  auto [end, ec] = std::to_chars(length, length + sizeof length, body_size);
+  field("Content-Length", std::string_view(length, end - length));
+  head.append("\r\n");
+  return head;
+}
 
 UpstreamPool::UpstreamPool(asio::any_io_executor executor,
                            asio::ssl::context& tls)
@@ -202,18 +256,7 @@ UpstreamExchange::~UpstreamExchange() {
 asio::awaitable<UpstreamFailure> UpstreamExchange::Start(
     const UpstreamRequest& upstream, std::string body) {
   const UpstreamEndpoint& endpoint = *upstream.endpoint;
-  http::request<http::string_body> request{http::verb::post, upstream.target,
-                                           11};
-  request.set(http::field::host, endpoint.HostHeader());
-  request.set(http::field::user_agent, "llm-proxy");
-  request.set(http::field::content_type, "application/json");
-  request.set(http::field::accept, "application/json, text/event-stream");
-  for (const auto& [name, value] : upstream.headers) {
-    request.set(name, value);
-  }
-  request.body() = std::move(body);
-  request.keep_alive(true);
-  request.prepare_payload();
+  const std::string head = SerializeRequestHead(upstream, body.size());
 
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (cancelled_) co_return UpstreamFailure::kCancelled;
@@ -229,10 +272,11 @@ asio::awaitable<UpstreamFailure> UpstreamExchange::Start(
     connection_->buffer.clear();
     connection_->tcp().expires_after(timeouts_.first_byte);
     beast::error_code ec =
-        connection_->secure ? co_await WriteAndReadHeader(*connection_->secure,
-                                                          *connection_, request)
-                            : co_await WriteAndReadHeader(
-                                  *connection_->plain, *connection_, request);
+        connection_->secure
+            ? co_await WriteAndReadHeader(*connection_->secure, *connection_,
+                                          head, body)
+            : co_await WriteAndReadHeader(*connection_->plain, *connection_,
+                                          head, body);
     if (!ec) co_return UpstreamFailure::kNone;
     if (cancelled_) co_return UpstreamFailure::kCancelled;
     error_detail_ = "exchange: " + ec.message();
@@ -289,18 +333,28 @@ asio::awaitable<absl::StatusOr<std::size_t>> UpstreamExchange::ReadSome(
 
 asio::awaitable<absl::StatusOr<std::string>> UpstreamExchange::ReadAll(
     std::size_t limit) {
+  // Read straight into the result (no bounce buffer in the coroutine frame):
+  // sized from Content-Length when the upstream sent one.
   std::string body;
-  char chunk[16384];
+  std::size_t size = 0;
+  if (auto length = connection_->parser->content_length();
+      length.has_value() && *length < limit) {
+    body.resize(static_cast<std::size_t>(*length));
+  }
   while (true) {
-    absl::StatusOr<std::size_t> n = co_await ReadSome(chunk, sizeof chunk);
+    if (body.size() == size) body.resize(std::max<std::size_t>(4096, 2 * size));
+    absl::StatusOr<std::size_t> n =
+        co_await ReadSome(body.data() + size, body.size() - size);
     if (!n.ok()) co_return n.status();
-    if (*n == 0) co_return body;
-    if (body.size() + *n > limit) {
+    if (*n == 0) break;
+    if (size + *n > limit) {
       last_failure_ = UpstreamFailure::kBadResponse;
       co_return absl::ResourceExhaustedError("upstream response too large");
     }
-    body.append(chunk, *n);
+    size += *n;
   }
+  body.resize(size);
+  co_return body;
 }
 
 void UpstreamExchange::Cancel() {

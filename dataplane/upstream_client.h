@@ -34,6 +34,13 @@ struct UpstreamTimeouts {
 
 class UpstreamConnection;
 
+// The request line and header sent upstream for `upstream` with a body of
+// `body_size` bytes: Host, User-Agent, Content-Type and Accept (each replaced
+// by a header of the same name in upstream.headers), upstream.headers, and
+// Content-Length.
+std::string SerializeRequestHead(const UpstreamRequest& upstream,
+                                 std::size_t body_size);
+
 // Idle keep-alive connections to upstream servers, keyed by scheme:host:port.
 // One pool per io_context (per I/O thread), touched only from that thread, so
 // it needs no lock; a request on a pooled connection skips DNS, TCP and TLS

@@ -1,6 +1,7 @@
 #include "dataplane/usage_record.h"
 
 #include <string>
+#include <utility>
 
 namespace llmproxy::dataplane {
 
@@ -18,13 +19,18 @@ std::string_view UsageStatus(const RequestSummary& s) {
 
 llmproxy::v1::UsageRecord MakeUsageRecord(const RequestSummary& s,
                                           std::string_view dataplane_id) {
+  return MakeUsageRecord(RequestSummary(s), dataplane_id);
+}
+
+llmproxy::v1::UsageRecord MakeUsageRecord(RequestSummary&& s,
+                                          std::string_view dataplane_id) {
   llmproxy::v1::UsageRecord r;
-  r.set_request_id(s.request_id);
-  r.set_virtual_key_id(s.virtual_key_id);
-  r.set_model(s.model);
-  r.set_remote_model(s.remote_model);
-  r.set_connection_id(s.connection_id);
-  r.set_assignment_id(s.assignment_id);
+  r.set_request_id(std::move(s.request_id));
+  r.set_virtual_key_id(std::move(s.virtual_key_id));
+  r.set_model(std::move(s.model));
+  r.set_remote_model(std::move(s.remote_model));
+  r.set_connection_id(std::move(s.connection_id));
+  r.set_assignment_id(std::move(s.assignment_id));
   r.set_dataplane_id(std::string(dataplane_id));
   r.set_prompt_tokens(s.prompt_tokens);
   r.set_completion_tokens(s.completion_tokens);
@@ -43,7 +49,7 @@ llmproxy::v1::UsageRecord MakeUsageRecord(const RequestSummary& s,
                                since_epoch - seconds)
                                .count()));
   r.set_streamed(s.streamed);
-  r.set_endpoint(s.endpoint);
+  r.set_endpoint(std::move(s.endpoint));
   return r;
 }
 

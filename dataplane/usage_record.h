@@ -46,5 +46,8 @@ std::string_view UsageStatus(const RequestSummary& summary);
 
 llmproxy::v1::UsageRecord MakeUsageRecord(const RequestSummary& summary,
                                           std::string_view dataplane_id);
+// The same, moving the summary's strings into the record.
+llmproxy::v1::UsageRecord MakeUsageRecord(RequestSummary&& summary,
+                                          std::string_view dataplane_id);
 
 }  // namespace llmproxy::dataplane

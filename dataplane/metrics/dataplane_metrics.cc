@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <charconv>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -173,47 +174,101 @@ DataplaneMetrics::DataplaneMetrics(prometheus::Registry& registry)
 
 DataplaneMetrics::~DataplaneMetrics() { delete families_; }
 
+namespace {
+
+// The children one (virtual key, model, provider, status) combination
+// records into, each resolved on first use.
+struct RequestSeries {
+  Counter* requests = nullptr;
+  Histogram* duration = nullptr;
+  Histogram* ttft = nullptr;
+  Histogram* token_usage[2] = {nullptr, nullptr};  // input, output
+  Counter* tokens[2] = {nullptr, nullptr};
+  Counter* spend = nullptr;
+};
+
+}  // namespace
+
 void DataplaneMetrics::RecordRequest(const RequestOutcome& o) {
   Families& f = *families_;
-  const std::string key_name = OrUnknown(o.virtual_key);
-  const std::string model = OrUnknown(o.model);
-  const std::string provider = OrUnknown(o.provider);
-  const std::string status = std::to_string(o.http_status);
-
-  f.counters
-      .Get(f.requests, Key({key_name, model, status}),
-           {{"virtual_key", key_name}, {"model", model}, {"status", status}})
-      .Increment();
-  const Labels model_labels{{"model", model}, {"provider", provider}};
-  const std::string model_key = Key({model, provider});
-  f.histograms.Get(f.duration, model_key, model_labels, DurationBuckets())
-      .Observe(o.duration_seconds);
+  // One probe of a per-thread cache per request, with a key built in a
+  // reused buffer: no allocation once a combination has been seen. Label
+  // sets are built only on a miss.
+  thread_local std::unordered_map<std::string, RequestSeries> cache;
+  thread_local std::string key;
+  auto or_unknown = [](std::string_view s) {
+    return s.empty() ? std::string_view("unknown") : s;
+  };
+  const std::string_view key_name = or_unknown(o.virtual_key);
+  const std::string_view model = or_unknown(o.model);
+  const std::string_view provider = or_unknown(o.provider);
+  char status_digits[16];
+  const std::string_view status(
+      status_digits,
+      std::to_chars(status_digits, status_digits + sizeof status_digits,
+                    o.http_status)
+              .ptr -
+          status_digits);
+  key.clear();
+  key.append(reinterpret_cast<const char*>(&f.instance_id),
+             sizeof f.instance_id);
+  for (std::string_view part : {key_name, model, provider, status}) {
+    key.append(part);
+    key.push_back('\x1f');
+  }
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, RequestSeries{}).first;
+  RequestSeries& series = it->second;
+  auto labels =
+      [&](std::initializer_list<std::pair<const char*, std::string_view>>
+              pairs) {
+        Labels l;
+        for (const auto& [name, value] : pairs)
+          l.emplace(name, std::string(value));
+        return l;
+      };
+  if (series.requests == nullptr) {
+    series.requests = &f.requests.Add(labels(
+        {{"virtual_key", key_name}, {"model", model}, {"status", status}}));
+  }
+  series.requests->Increment();
+  if (series.duration == nullptr) {
+    series.duration = &f.duration.Add(
+        labels({{"model", model}, {"provider", provider}}), DurationBuckets());
+  }
+  series.duration->Observe(o.duration_seconds);
   if (o.time_to_first_token_seconds >= 0) {
-    f.histograms.Get(f.ttft, model_key, model_labels, DurationBuckets())
-        .Observe(o.time_to_first_token_seconds);
+    if (series.ttft == nullptr) {
+      series.ttft =
+          &f.ttft.Add(labels({{"model", model}, {"provider", provider}}),
+                      DurationBuckets());
+    }
+    series.ttft->Observe(o.time_to_first_token_seconds);
   }
   if (o.input_tokens > 0 || o.output_tokens > 0) {
-    for (auto [type, n] :
-         {std::pair<const char*, int64_t>{"input", o.input_tokens},
-          {"output", o.output_tokens}}) {
-      f.histograms
-          .Get(f.token_usage, Key({model, provider, type}),
-               {{"model", model}, {"provider", provider}, {"token_type", type}},
-               TokenBuckets())
-          .Observe(static_cast<double>(n));
-      f.counters
-          .Get(f.tokens, Key({key_name, model, type}),
-               {{"virtual_key", key_name},
-                {"model", model},
-                {"token_type", type}})
-          .Increment(static_cast<double>(n));
+    static constexpr const char* kTypes[2] = {"input", "output"};
+    const int64_t counts[2] = {o.input_tokens, o.output_tokens};
+    for (int i = 0; i < 2; ++i) {
+      if (series.token_usage[i] == nullptr) {
+        series.token_usage[i] =
+            &f.token_usage.Add(labels({{"model", model},
+                                       {"provider", provider},
+                                       {"token_type", kTypes[i]}}),
+                               TokenBuckets());
+        series.tokens[i] = &f.tokens.Add(labels({{"virtual_key", key_name},
+                                                 {"model", model},
+                                                 {"token_type", kTypes[i]}}));
+      }
+      series.token_usage[i]->Observe(static_cast<double>(counts[i]));
+      series.tokens[i]->Increment(static_cast<double>(counts[i]));
     }
   }
   if (o.cost_usd > 0) {
-    f.counters
-        .Get(f.spend, Key({key_name, model}),
-             {{"virtual_key", key_name}, {"model", model}})
-        .Increment(o.cost_usd);
+    if (series.spend == nullptr) {
+      series.spend =
+          &f.spend.Add(labels({{"virtual_key", key_name}, {"model", model}}));
+    }
+    series.spend->Increment(o.cost_usd);
   }
 }
 
