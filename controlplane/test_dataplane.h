@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "common/config_delta.h"
 #include "grpcpp/client_context.h"
 #include "llmproxy/v1/config_service.grpc.pb.h"
 
@@ -126,21 +126,6 @@ class FakeDataPlane {
   }
 
  private:
-  template <typename T>
-  static void Merge(
-      google::protobuf::RepeatedPtrField<T>& items,
-      const google::protobuf::RepeatedPtrField<T>& upserts,
-      const google::protobuf::RepeatedPtrField<std::string>& gone) {
-    absl::flat_hash_set<std::string> drop(gone.begin(), gone.end());
-    for (const T& u : upserts) drop.insert(u.id());
-    google::protobuf::RepeatedPtrField<T> kept;
-    for (T& item : items) {
-      if (!drop.contains(item.id())) *kept.Add() = std::move(item);
-    }
-    for (const T& u : upserts) *kept.Add() = u;
-    items.Swap(&kept);
-  }
-
   // Applies `push` to the state; returns a NACK reason or "".
   std::string Apply(const v1::StreamConfigResponse& push) {
     if (rejecter_) {
@@ -150,22 +135,11 @@ class FakeDataPlane {
     if (push.has_snapshot()) {
       state_.config = push.snapshot();
     } else if (push.has_delta()) {
-      const v1::ConfigDelta& d = push.delta();
-      if (!state_.has_config || d.base_revision() != state_.config.revision()) {
-        return "delta base revision does not match";
-      }
-      v1::ConfigSnapshot& c = state_.config;
-      Merge(*c.mutable_connections(), d.upserted_connections(),
-            d.deleted_connection_ids());
-      Merge(*c.mutable_models(), d.upserted_models(), d.deleted_model_ids());
-      Merge(*c.mutable_virtual_keys(), d.upserted_virtual_keys(),
-            d.deleted_virtual_key_ids());
-      Merge(*c.mutable_assignments(), d.upserted_assignments(),
-            d.deleted_assignment_ids());
-      if (!d.budget_spend().empty()) {
-        *c.mutable_budget_spend() = d.budget_spend();
-      }
-      c.set_fleet_size(d.fleet_size());
+      if (!state_.has_config) return "delta without a config to apply it to";
+      absl::StatusOr<v1::ConfigSnapshot> next =
+          ApplyConfigDelta(state_.config, push.delta(), push.revision());
+      if (!next.ok()) return std::string(next.status().message());
+      state_.config = *std::move(next);
     } else {
       return "push carries neither snapshot nor delta";
     }

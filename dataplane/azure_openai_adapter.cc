@@ -11,17 +11,7 @@ absl::StatusOr<UpstreamRequest> AzureOpenAiAdapter::BuildRequest(
   req.endpoint = &connection.endpoint;
   req.target = connection.endpoint.base_path + "/openai/deployments/" +
                EncodePathSegment(remote_model);
-  switch (op) {
-    case Operation::kChatCompletions:
-      req.target += "/chat/completions";
-      break;
-    case Operation::kCompletions:
-      req.target += "/completions";
-      break;
-    case Operation::kEmbeddings:
-      req.target += "/embeddings";
-      break;
-  }
+  req.target += OperationPath(op);
   req.target += "?api-version=";
   req.target +=
       EncodePathSegment(connection.api_version.empty()

@@ -6,7 +6,7 @@
 #include <random>
 
 #include "common/log.h"
-#include "dataplane/config_delta.h"
+#include "common/config_delta.h"
 #include "llmproxy/v1/config_service.grpc.pb.h"
 
 namespace llmproxy::dataplane {

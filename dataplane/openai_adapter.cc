@@ -10,17 +10,7 @@ absl::StatusOr<UpstreamRequest> OpenAiAdapter::BuildRequest(
   UpstreamRequest req;
   req.endpoint = &connection.endpoint;
   req.target = connection.endpoint.base_path;
-  switch (op) {
-    case Operation::kChatCompletions:
-      req.target += "/chat/completions";
-      break;
-    case Operation::kCompletions:
-      req.target += "/completions";
-      break;
-    case Operation::kEmbeddings:
-      req.target += "/embeddings";
-      break;
-  }
+  req.target += OperationPath(op);
   if (!connection.api_key.empty()) {
     req.headers.emplace_back("Authorization", "Bearer " + connection.api_key);
   }

@@ -21,6 +21,18 @@ const ProviderAdapter* AdapterForProvider(std::string_view provider) {
   return nullptr;
 }
 
+std::string_view OperationPath(Operation op) {
+  switch (op) {
+    case Operation::kChatCompletions:
+      return "/chat/completions";
+    case Operation::kCompletions:
+      return "/completions";
+    case Operation::kEmbeddings:
+      return "/embeddings";
+  }
+  return {};
+}
+
 void AppendExtraHeaders(const ConnectionInfo& connection, HeaderList& headers) {
   for (const auto& [name, value] : connection.extra_headers) {
     std::string lower = ToLower(name);

@@ -48,6 +48,10 @@ class ProviderAdapter {
 // data plane cannot call (their deployments count as unusable).
 const ProviderAdapter* AdapterForProvider(std::string_view provider);
 
+// The path OpenAI's API gives `op` below its base URL, e.g.
+// "/chat/completions"; Azure uses the same below a deployment.
+std::string_view OperationPath(Operation op);
+
 // Appends the connection's extra headers to `headers`, skipping ones the
 // proxy must control itself (Host, Content-Length, Transfer-Encoding,
 // Connection).

@@ -1,4 +1,4 @@
-#include "dataplane/config_delta.h"
+#include "common/config_delta.h"
 
 #include <string>
 
@@ -6,7 +6,7 @@
 #include "absl/status/status.h"
 #include "google/protobuf/repeated_ptr_field.h"
 
-namespace llmproxy::dataplane {
+namespace llmproxy {
 namespace {
 
 // Replaces same-id entries of `items` with `upserts` (appending new ones)
@@ -53,4 +53,4 @@ absl::StatusOr<v1::ConfigSnapshot> ApplyConfigDelta(
   return next;
 }
 
-}  // namespace llmproxy::dataplane
+}  // namespace llmproxy
