@@ -868,6 +868,24 @@ TEST_P(StoreContractTest, InsertUsageIsIdempotentByRequestId) {
   EXPECT_EQ(totals->rows(0).requests(), 3) << "nothing counted twice";
 }
 
+TEST_P(StoreContractTest, InsertUsageStoresBatchesLargerThanOneStatement) {
+  std::vector<v1::UsageRecord> batch;
+  for (int i = 0; i < 250; ++i) {
+    batch.push_back(Usage(absl::StrCat("big-", i), "vk_a", "gpt", kDay0Micros));
+  }
+  ASSERT_TRUE(store_->InsertUsage({batch[150]}).ok());
+  batch.push_back(batch[7]);  // repeated across a statement boundary
+  absl::StatusOr<UsageInsertResult> result = store_->InsertUsage(batch);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->accepted, 249);
+  EXPECT_EQ(result->duplicates, 2);
+  absl::StatusOr<v1::QueryUsageResponse> totals =
+      store_->QueryUsage(v1::QueryUsageRequest());
+  ASSERT_TRUE(totals.ok()) << totals.status();
+  ASSERT_EQ(totals->rows_size(), 1);
+  EXPECT_EQ(totals->rows(0).requests(), 250);
+}
+
 TEST_P(StoreContractTest, QueryUsageTotalsAndGroups) {
   ASSERT_TRUE(
       store_
