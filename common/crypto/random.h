@@ -5,6 +5,9 @@
 
 namespace llmproxy {
 
+// Fills `out` with `size` bytes from the OpenSSL CSPRNG.
+void RandomBytes(unsigned char* out, std::size_t size);
+
 // `bytes` bytes from the OpenSSL CSPRNG, hex encoded (2 * bytes characters).
 std::string RandomHex(std::size_t bytes);
 

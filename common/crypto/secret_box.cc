@@ -84,12 +84,8 @@ absl::StatusOr<SecretBox> SecretBox::FromKeyMaterial(
 }
 
 std::string SecretBox::Seal(std::string_view plaintext) const {
-  std::string nonce_hex = RandomHex(kNonceSize);
   unsigned char nonce[kNonceSize];
-  for (int i = 0; i < kNonceSize; ++i) {
-    nonce[i] = static_cast<unsigned char>(HexValue(nonce_hex[2 * i]) << 4 |
-                                          HexValue(nonce_hex[2 * i + 1]));
-  }
+  RandomBytes(nonce, kNonceSize);
   std::string raw(kNonceSize + plaintext.size() + kTagSize, '\0');
   auto* out = reinterpret_cast<unsigned char*>(raw.data());
   std::copy(nonce, nonce + kNonceSize, out);
