@@ -18,6 +18,7 @@
 #include "boost/asio/use_awaitable.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "common/host_port.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 
@@ -35,29 +36,6 @@ constexpr std::size_t kMaxRequestBytes = 16 * 1024;
 // connections cannot pile up.
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 
-struct HostPort {
-  std::string host;
-  std::string port;
-};
-
-// Splits "host:port", "[v6]:port" or ":port" (all interfaces).
-std::optional<HostPort> SplitHostPort(std::string_view address) {
-  std::size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  std::string_view host = address.substr(0, colon);
-  std::string_view port = address.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  uint32_t port_number = 0;
-  if (!absl::SimpleAtoi(std::string(port), &port_number) ||
-      port_number > 65535) {
-    return std::nullopt;
-  }
-  if (host.empty()) host = "0.0.0.0";
-  return HostPort{std::string(host), std::string(port)};
-}
-
 }  // namespace
 
 class AdminHttpServer::Impl {
@@ -73,8 +51,8 @@ class AdminHttpServer::Impl {
   absl::Status Start() {
     std::lock_guard<std::mutex> lock(mu_);
     if (io_) return absl::FailedPreconditionError("already started");
-    std::optional<HostPort> host_port = SplitHostPort(address_port_);
-    if (!host_port) {
+    absl::StatusOr<HostPort> host_port = ParseHostPort(address_port_);
+    if (!host_port.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "admin HTTP address must be host:port, got \"", address_port_, "\""));
     }
@@ -82,8 +60,9 @@ class AdminHttpServer::Impl {
     auto acceptor = std::make_unique<tcp::acceptor>(*io);
     try {
       tcp::resolver resolver(*io);
-      auto results = resolver.resolve(host_port->host, host_port->port,
-                                      tcp::resolver::passive);
+      auto results =
+          resolver.resolve(host_port->host, std::to_string(host_port->port),
+                           tcp::resolver::passive);
       if (results.empty()) {
         return absl::UnavailableError(
             absl::StrCat("cannot resolve ", address_port_));

@@ -23,6 +23,7 @@
 #include "common/admin_http_server.h"
 #include "common/crypto/random.h"
 #include "common/crypto/secret_box.h"
+#include "common/host_port.h"
 #include "common/log.h"
 #include "controlplane/controlplane_server.h"
 #include "controlplane/store/store.h"
@@ -51,12 +52,8 @@ struct Flags {
 // Whether `address` ("host:port") only accepts local connections, where
 // running without an admin token is an acceptable developer convenience.
 bool IsLoopback(const std::string& address) {
-  std::string host = address.substr(0, address.rfind(':'));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  host = absl::AsciiStrToLower(host);
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+  absl::StatusOr<HostPort> host_port = ParseHostPort(address);
+  return host_port.ok() && IsLoopbackHost(host_port->host);
 }
 
 // The file path of an SQLite URL, or nullopt for another scheme.

@@ -13,6 +13,7 @@
 #include "boost/asio/post.hpp"
 #include "boost/asio/ssl/context.hpp"
 #include "boost/asio/use_awaitable.hpp"
+#include "common/host_port.h"
 #include "common/log.h"
 #include "dataplane/client_session.h"
 
@@ -20,27 +21,6 @@ namespace llmproxy::dataplane {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-
-absl::Status SplitHostPort(const std::string& address, std::string* host,
-                           uint16_t* port) {
-  std::size_t colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    return absl::InvalidArgumentError("address must be host:port");
-  }
-  std::string h = address.substr(0, colon);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
-    h = h.substr(1, h.size() - 2);
-  }
-  std::string_view p = std::string_view(address).substr(colon + 1);
-  unsigned value = 0;
-  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
-  if (ec != std::errc() || ptr != p.data() + p.size() || value > 65535) {
-    return absl::InvalidArgumentError("address has an invalid port");
-  }
-  *host = h.empty() ? "0.0.0.0" : h;
-  *port = static_cast<uint16_t>(value);
-  return absl::OkStatus();
-}
 
 namespace {
 
@@ -87,10 +67,10 @@ class HttpServer::Impl {
   ~Impl() { Shutdown(std::chrono::milliseconds(0)); }
 
   absl::Status Start() {
-    std::string host;
-    uint16_t port = 0;
-    absl::Status split = SplitHostPort(options_.listen_address, &host, &port);
-    if (!split.ok()) return split;
+    absl::StatusOr<HostPort> listen = ParseHostPort(options_.listen_address);
+    if (!listen.ok()) return listen.status();
+    const std::string& host = listen->host;
+    const uint16_t port = listen->port;
     int threads = std::max(1, options_.threads);
     for (int i = 0; i < threads; ++i) {
       auto w = std::make_unique<Worker>();

@@ -64,8 +64,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// Splits "host:port" / "[v6]:port" (INVALID_ARGUMENT otherwise).
-absl::Status SplitHostPort(const std::string& address, std::string* host,
-                           uint16_t* port);
-
 }  // namespace llmproxy::dataplane
