@@ -39,6 +39,12 @@ TEST(UpstreamEndpoint, ParsesSchemesPortsAndPaths) {
   EXPECT_FALSE(ParseUpstreamEndpoint("https://x/?a=b").ok());
   EXPECT_FALSE(ParseUpstreamEndpoint("https://x:99999").ok());
   EXPECT_FALSE(ParseUpstreamEndpoint("https://").ok());
+  EXPECT_FALSE(ParseUpstreamEndpoint("https://user:pw@x/v1").ok());
+  EXPECT_FALSE(ParseUpstreamEndpoint("https://x/v1#frag").ok());
+  auto d = ParseUpstreamEndpoint("HTTPS://API.Example.COM/v1");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->tls);
+  EXPECT_EQ(d->host, "api.example.com");
 }
 
 TEST(OpenAiAdapter, BuildsPathsAndBearerHeader) {

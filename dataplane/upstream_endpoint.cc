@@ -5,7 +5,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
+#include "boost/url/parse.hpp"
+#include "boost/url/url_view.hpp"
 #include "dataplane/ascii.h"
 
 namespace llmproxy::dataplane {
@@ -22,63 +23,46 @@ std::string UpstreamEndpoint::HostHeader() const {
 }
 
 absl::StatusOr<UpstreamEndpoint> ParseUpstreamEndpoint(std::string_view url) {
+  boost::system::result<boost::urls::url_view> parsed =
+      boost::urls::parse_absolute_uri(url);
+  if (!parsed) {
+    return absl::InvalidArgumentError("endpoint is not an absolute URL");
+  }
+  const boost::urls::url_view& u = *parsed;
   UpstreamEndpoint ep;
-  std::string lower = ToLower(url.substr(0, 8));
-  if (absl::StartsWith(lower, "https://")) {
+  if (u.scheme_id() == boost::urls::scheme::https) {
     ep.tls = true;
     ep.port = 443;
-    url.remove_prefix(8);
-  } else if (absl::StartsWith(lower, "http://")) {
+  } else if (u.scheme_id() == boost::urls::scheme::http) {
     ep.tls = false;
     ep.port = 80;
-    url.remove_prefix(7);
   } else {
     return absl::InvalidArgumentError(
         "endpoint must start with http:// or https://");
   }
-  if (url.find_first_of("?#") != std::string_view::npos) {
+  if (u.has_query() || u.has_fragment()) {
     return absl::InvalidArgumentError(
         "endpoint must not have a query or fragment");
   }
-  std::size_t slash = url.find('/');
-  std::string_view authority = url.substr(0, slash);
-  std::string_view path =
-      slash == std::string_view::npos ? std::string_view() : url.substr(slash);
-  if (authority.find('@') != std::string_view::npos) {
+  if (u.has_userinfo()) {
     return absl::InvalidArgumentError("endpoint must not carry credentials");
   }
-  std::string_view host = authority;
-  std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {
-    std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) {
-      return absl::InvalidArgumentError("endpoint has a malformed IPv6 host");
-    }
-    host = authority.substr(1, close - 1);
-    std::string_view rest = authority.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') {
-        return absl::InvalidArgumentError("endpoint has a malformed host");
-      }
-      port = rest.substr(1);
-    }
-  } else if (std::size_t colon = authority.rfind(':');
-             colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
+  // host_address() is the host without the brackets of an IPv6 literal.
+  std::string host = u.host_address();
   if (host.empty()) return absl::InvalidArgumentError("endpoint has no host");
-  if (!port.empty()) {
+  if (u.has_port()) {
+    std::string_view port = u.port();
     unsigned value = 0;
     auto [ptr, ec] =
         std::from_chars(port.data(), port.data() + port.size(), value);
-    if (ec != std::errc() || ptr != port.data() + port.size() || value == 0 ||
-        value > 65535) {
+    if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() ||
+        value == 0 || value > 65535) {
       return absl::InvalidArgumentError("endpoint has an invalid port");
     }
     ep.port = static_cast<uint16_t>(value);
   }
   ep.host = ToLower(host);
+  std::string_view path = u.encoded_path();
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   ep.base_path = std::string(path);
   return ep;
