@@ -1,5 +1,8 @@
 #include "dataplane/request_id.h"
 
+#include <chrono>
+#include <cstdint>
+
 #include "common/crypto/random.h"
 
 namespace llmproxy::dataplane {
@@ -16,21 +19,38 @@ bool IsSaneRequestId(std::string_view id) {
 }
 
 std::string NewRequestId() {
-  // 12 bytes from the CSPRNG per id, as before, but drawn 128 ids at a time
-  // per thread: one RAND_bytes call (with its fork check, a getpid syscall)
-  // per 128 requests instead of one per request.
-  constexpr std::size_t kIdBytes = 12;
+  // "req_", 12 hex digits of the Unix time in milliseconds, then 10 bytes
+  // (80 bits) from the CSPRNG. Time first, as in UUIDv7, so ids sort by
+  // time: the control plane's unique index on request_id then grows at its
+  // end instead of taking each insert on a random page (random ids cost it
+  // a page write per record). 80 random bits keep ids made in the same
+  // millisecond anywhere in a fleet from colliding.
+  constexpr std::size_t kRandomBytes = 10;
+  constexpr std::size_t kTimeDigits = 12;
+  // The random part is drawn 128 ids at a time per thread: one RAND_bytes
+  // call (with its fork check, a getpid syscall) per 128 requests.
   constexpr std::size_t kBatch = 128;
   thread_local std::string pool;
   thread_local std::size_t used = 0;
   if (used == pool.size()) {
-    pool = RandomHex(kIdBytes * kBatch);
+    pool = RandomHex(kRandomBytes * kBatch);
     used = 0;
   }
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  static constexpr char kHex[] = "0123456789abcdef";
+  char time_digits[kTimeDigits];
+  auto value = static_cast<uint64_t>(millis);
+  for (std::size_t i = kTimeDigits; i-- > 0; value >>= 4) {
+    time_digits[i] = kHex[value & 0xf];
+  }
   std::string id;
-  id.reserve(4 + 2 * kIdBytes);
-  id.append("req_").append(pool, used, 2 * kIdBytes);
-  used += 2 * kIdBytes;
+  id.reserve(4 + kTimeDigits + 2 * kRandomBytes);
+  id.append("req_")
+      .append(time_digits, kTimeDigits)
+      .append(pool, used, 2 * kRandomBytes);
+  used += 2 * kRandomBytes;
   return id;
 }
 
