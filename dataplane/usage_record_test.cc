@@ -98,6 +98,48 @@ TEST(ExtractUsage, EmbeddingsUsageHasOnlyPromptTokens) {
   EXPECT_EQ(usage->completion_tokens, 0);
 }
 
+TEST(ExtractUsage, FallsBackToInputAndOutputTokens) {
+  auto usage = ExtractUsage(
+      R"({"usage":{"input_tokens":6,"output_tokens":2,"total_tokens":8}})");
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->prompt_tokens, 6);
+  EXPECT_EQ(usage->completion_tokens, 2);
+  // The OpenAI names win when both are there.
+  usage = ExtractUsage(
+      R"({"usage":{"input_tokens":6,"prompt_tokens":1,"completion_tokens":3,)"
+      R"("output_tokens":9}})");
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->prompt_tokens, 1);
+  EXPECT_EQ(usage->completion_tokens, 3);
+}
+
+TEST(ExtractUsage, ReadsOddNumbersAndKeysSafely) {
+  // Negative counts are 0, fractional ones round, and a count that is not a
+  // number counts as 0; an escaped key still matches.
+  auto usage =
+      ExtractUsage(R"({"usage":{"prompt_tokens":-5,"completion_tokens":2.6,)"
+                   R"("prompt_tokens_details":{"cached_tokens":"7"},)"
+                   R"("some_very_long_member_name_that_is_not_ours":1}})");
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->prompt_tokens, 0);
+  EXPECT_EQ(usage->completion_tokens, 3);
+  EXPECT_EQ(usage->cached_tokens, 0);
+  usage = ExtractUsage(
+      R"({"usage":{"prompt\u005ftokens":4,"completion_tokens":null,)"
+      R"("prompt_tokens_details":{"audio_tokens":1,"cached_tokens":2}}})");
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->prompt_tokens, 4);
+  EXPECT_EQ(usage->completion_tokens, 0);
+  EXPECT_EQ(usage->cached_tokens, 2);
+  // cached_tokens counts only inside prompt_tokens_details.
+  usage =
+      ExtractUsage(R"({"usage":{"cached_tokens":5,"x":{"cached_tokens":6}}})");
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->cached_tokens, 0);
+  // A usage object that is not valid JSON is ignored.
+  EXPECT_FALSE(ExtractUsage(R"({"usage":{"prompt_tokens":1,,}})").has_value());
+}
+
 TEST(StripNullUsage, RemovesOnlyTheTopLevelNullUsage) {
   EXPECT_EQ(*StripNullUsage(R"({"id":"a","choices":[],"usage":null})"),
             R"({"id":"a","choices":[]})");
