@@ -14,7 +14,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libpqxx-dev prometheus-cpp-dev libgtest-dev libgmock-dev libssl-dev
-  libsqlite3-dev sqlite3 postgresql postgresql-client libcli11-dev
+  libsqlite3-dev sqlite3 postgresql postgresql-client libcli11-dev libgoogle-perftools-dev
   ca-certificates curl jq
 )
 # Node.js runs the end-to-end tests (the official openai SDK, grpc-js).
