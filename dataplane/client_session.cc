@@ -31,8 +31,6 @@ namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kHeaderLimit = 64 * 1024;
-// Bytes of a pipelined next request the watcher may buffer while waiting.
-constexpr std::size_t kMaxPipelined = 1 << 20;
 
 // Upstream response headers not to copy to the client: hop-by-hop ones, the
 // framing the proxy redoes itself, and the upstream's own request id.
@@ -67,8 +65,9 @@ void AppendField(std::string& out, std::string_view name,
 
 struct ClientWatch {
   ClientSession* session = nullptr;  // null when no request is watched
-  uint64_t generation = 0;           // which request the wait belongs to
+  uint64_t generation = 0;           // which request the peek belongs to
   asio::cancellation_signal cancel;
+  char peeked = 0;  // MSG_PEEK's target: the byte stays in the socket
 };
 
 ClientSession::ClientSession(tcp::socket socket, SessionSettings& settings,
@@ -332,18 +331,18 @@ void ClientSession::StopWatch() {
 }
 
 void ClientSession::ArmWatch() {
-  if (buffer_.size() >= kMaxPipelined) {
-    // Enough of a pipelined request is buffered; stop reading until the
-    // response is over.
-    return;
-  }
   std::shared_ptr<ClientWatch> watch = watch_;
   const uint64_t generation = watch->generation;
-  stream_.socket().async_wait(
-      tcp::socket::wait_read,
+  // A peek, not a read: nothing is taken from the socket, so a completion
+  // that arrives after the request is over loses no bytes. And unlike a
+  // readiness wait (an epoll_ctl per request), Asio queues it without a
+  // system call when the request's own read drained the socket.
+  stream_.socket().async_receive(
+      asio::buffer(&watch->peeked, 1), tcp::socket::message_peek,
       asio::bind_cancellation_slot(
           watch->cancel.slot(),
-          [watch, generation](const boost::system::error_code& ec) {
+          [watch, generation](const boost::system::error_code& ec,
+                              std::size_t) {
             if (watch->session == nullptr || watch->generation != generation) {
               return;
             }
@@ -352,31 +351,15 @@ void ClientSession::ArmWatch() {
 }
 
 void ClientSession::OnClientReadable(const boost::system::error_code& ec) {
-  auto gone = [this] {
+  if (ec == asio::error::operation_aborted) return;
+  if (ec) {
+    // End of stream or a reset: the client went away.
     client_gone_ = true;
     if (exchange_ != nullptr) exchange_->Cancel();
-  };
-  if (ec) {
-    if (ec != asio::error::operation_aborted) gone();
-    return;
   }
-  // Readable: the client closed (or reset) the connection, or sent the start
-  // of a pipelined next request, which is kept for the next ServeOne.
-  std::array<char, 4096> chunk;
-  boost::system::error_code rec;
-  std::size_t n = stream_.socket().read_some(asio::buffer(chunk), rec);
-  if (rec == asio::error::would_block || rec == asio::error::try_again) {
-    ArmWatch();
-    return;
-  }
-  if (rec) {
-    gone();
-    return;
-  }
-  auto room = buffer_.prepare(n);
-  asio::buffer_copy(room, asio::buffer(chunk.data(), n));
-  buffer_.commit(n);
-  ArmWatch();
+  // Otherwise bytes of a pipelined next request are waiting; they stay in the
+  // socket for the next ServeOne, and the rest of this request goes
+  // unwatched (a client that pipelines does not hang up mid-request).
 }
 
 asio::awaitable<void> ClientSession::ProxyAttempts(ProxyPlan& plan) {

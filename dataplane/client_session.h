@@ -94,9 +94,9 @@ class ClientSession {
   boost::asio::awaitable<void> RelayWhole(int status);
   // Watch the client socket while a request is upstream: if the client
   // disconnects, the upstream exchange is cancelled; bytes of a pipelined
-  // next request are kept in buffer_. A plain completion handler on a
-  // readiness wait, not a second coroutine: no frames, no parallel group and
-  // no speculative read per request.
+  // next request stay in the socket. A plain completion handler on a peek,
+  // not a second coroutine: no frames, no parallel group, and no system call
+  // per request.
   void StartWatch();
   void StopWatch();
   void ArmWatch();

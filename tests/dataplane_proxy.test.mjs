@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 
 import { startStack, findId, freePort } from './lib/dataplane.mjs';
 import { completionText, errorBody, DEFAULT_COMPLETION_TOKENS } from './lib/fake_upstream.mjs';
@@ -149,6 +150,7 @@ before(async () => {
   ids.instruct = await model('instruct-alias', 'gpt-3.5-turbo-instruct', ids.openai);
   ids.slow = await model('slow-alias', 'fake-chunkdelay200', ids.openai);
   ids.hang = await model('hang-alias', 'fake-hang', ids.openai);
+  ids.late = await model('late-alias', 'fake-firstbyte300', ids.openai);
   ids.close = await model('close-alias', 'fake-close', ids.openai);
   ids.midclose = await model('midclose-alias', 'fake-midclose', ids.openai);
   for (const s of [400, 429, 500, 503]) ids[`e${s}`] = await model(`err${s}-alias`, `fake-status${s}`, ids.openai);
@@ -350,6 +352,53 @@ describe('OpenAI connection, streamed', () => {
     const [rec, ms] = await until(async () => (await S.fake.requests()).find((r) => r.client_closed), { timeoutMs: 5000, what: 'upstream sees the socket close' });
     assert.ok(rec.chunks_sent < 20, `the upstream kept streaming (${rec.chunks_sent} chunks) after the client left`);
     assert.ok(ms < 3000, `upstream closed ${ms} ms after the abort`);
+  });
+});
+
+/** Opens a raw TCP connection to the data plane; collects what it sends. */
+async function rawConnection() {
+  const socket = net.connect(Number(new URL(S.dp.url).port), '127.0.0.1');
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const state = { socket, text: '', closed: false };
+  socket.on('data', (d) => { state.text += d.toString('latin1'); });
+  socket.on('close', () => { state.closed = true; });
+  return state;
+}
+
+function rawPost(body, key = KEY_A) {
+  const json = JSON.stringify(body);
+  return `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`;
+}
+
+describe('client connection while the provider works', () => {
+  it('a client that hangs up before a non-streamed answer cancels the upstream request', async () => {
+    await S.fake.clearRequests();
+    const c = await rawConnection();
+    c.socket.write(rawPost(chatBody('hang-alias')));
+    await until(async () => (await S.fake.requests()).find((r) => r.json?.model === 'fake-hang'), { timeoutMs: 5000, what: 'the request reaches the fake' });
+    c.socket.destroy();
+    const [rec, ms] = await until(async () => (await S.fake.requests()).find((r) => r.json?.model === 'fake-hang' && r.client_closed), { timeoutMs: 5000, what: 'upstream sees the socket close' });
+    assert.ok(rec, 'upstream request not cancelled');
+    assert.ok(ms < 3000, `upstream closed ${ms} ms after the client left`);
+  });
+
+  it('a request pipelined while the previous one is upstream is answered after it, in order', async () => {
+    await S.fake.clearRequests();
+    const c = await rawConnection();
+    // The first answer comes after 300 ms; the second request arrives while the proxy waits.
+    c.socket.write(rawPost(chatBody('late-alias', { max_tokens: 2 })));
+    await until(async () => (await S.fake.requests()).length === 1, { timeoutMs: 5000, what: 'the first request reaches the fake' });
+    c.socket.write(rawPost(chatBody('chat-alias', { max_tokens: 3 })));
+    await until(async () => (c.text.match(/HTTP\/1\.1 /g) ?? []).length === 2 && c.text.endsWith('}'), { timeoutMs: 5000, what: 'both answers' });
+    const answers = c.text.split(/(?=HTTP\/1\.1 )/);
+    assert.equal(answers.length, 2);
+    assert.match(answers[0], /^HTTP\/1\.1 200 /);
+    assert.match(answers[1], /^HTTP\/1\.1 200 /);
+    assert.ok(answers[0].includes(JSON.stringify(completionText(2))), 'first answer is the first request\'s');
+    assert.ok(answers[1].includes(JSON.stringify(completionText(3))), 'second answer is the second request\'s');
+    assert.equal(c.closed, false, 'the connection stays open');
+    c.socket.destroy();
   });
 });
 
