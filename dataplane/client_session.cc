@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "dataplane/ascii.h"
 #include "dataplane/deployment_selector.h"
+#include "dataplane/nonblocking_write.h"
 #include "dataplane/request_id.h"
 #include "dataplane/request_router.h"
 #include "dataplane/sse_parser.h"
@@ -536,11 +537,18 @@ asio::awaitable<void> ClientSession::RelayWhole(int status) {
   first_byte_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_)
           .count();
-  stream_.expires_after(settings_.idle_timeout);
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
                                                   asio::buffer(*body)};
-  auto [ec, n] = co_await asio::async_write(stream_, buffers, kUseTuple);
-  stream_.expires_never();
+  beast::error_code ec;
+  const std::size_t written = WriteNow(stream_.socket(), buffers, ec);
+  if (!ec && written < head.size() + body->size()) {
+    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
+    rest.consume(written);
+    stream_.expires_after(settings_.idle_timeout);
+    auto [wec, n] = co_await asio::async_write(stream_, rest, kUseTuple);
+    stream_.expires_never();
+    ec = wec;
+  }
   if (ec) client_gone_ = true;
   Finish(status);
 }

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -17,6 +18,7 @@
 #include "boost/beast/http.hpp"
 #include "boost/beast/ssl.hpp"
 #include "dataplane/ascii.h"
+#include "dataplane/nonblocking_write.h"
 
 namespace llmproxy::dataplane {
 
@@ -103,6 +105,9 @@ asio::awaitable<UpstreamFailure> Connect(UpstreamConnection& conn,
   beast::error_code ignored;
   // Small writes (one SSE event, one request) must leave at once.
   stream.socket().set_option(tcp::no_delay(true), ignored);
+  // WriteNow needs a socket that never blocks (async operations are
+  // unaffected).
+  stream.socket().non_blocking(true, ignored);
   if (conn.secure) {
     // SNI, then verify the chain against the system store and the name
     // against the host we meant to reach.
@@ -129,11 +134,22 @@ asio::awaitable<beast::error_code> WriteAndReadHeader(Stream& stream,
                                                       UpstreamConnection& conn,
                                                       const std::string& head,
                                                       const std::string& body) {
-  // One gather write (one syscall) for the request line, header and body.
+  // One gather write (one syscall) for the request line, header and body;
+  // on a plain connection straight from here when the socket takes it all.
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
                                                   asio::buffer(body)};
-  auto [wec, written] = co_await asio::async_write(stream, buffers, kUseTuple);
-  if (wec) co_return wec;
+  std::size_t written = 0;
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    beast::error_code ec;
+    written = WriteNow(stream.socket(), buffers, ec);
+    if (ec) co_return ec;
+  }
+  if (written < head.size() + body.size()) {
+    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
+    rest.consume(written);
+    auto [wec, n] = co_await asio::async_write(stream, rest, kUseTuple);
+    if (wec) co_return wec;
+  }
   conn.parser.emplace();
   conn.parser->body_limit(boost::none);
   auto [rec, read] = co_await http::async_read_header(stream, conn.buffer,

@@ -400,6 +400,23 @@ describe('client connection while the provider works', () => {
     assert.equal(c.closed, false, 'the connection stays open');
     c.socket.destroy();
   });
+
+  it('an answer larger than the socket takes at once reaches a slow reader whole', async () => {
+    const c = await rawConnection();
+    c.socket.pause();  // let the proxy's write fill the socket before anything is read
+    c.socket.write(rawPost(chatBody('chat-alias', { max_tokens: 400000 })));
+    await new Promise((r) => setTimeout(r, 500));
+    c.socket.resume();
+    const [length] = await until(() => {
+      const m = /content-length: (\d+)\r\n/i.exec(c.text);
+      const at = c.text.indexOf('\r\n\r\n');
+      return m && at >= 0 && c.text.length - at - 4 >= Number(m[1]) ? Number(m[1]) : 0;
+    }, { timeoutMs: 10000, what: 'the whole answer' });
+    assert.ok(length > 3_000_000, `answer of ${length} bytes`);
+    const json = JSON.parse(c.text.slice(c.text.indexOf('\r\n\r\n') + 4));
+    assert.equal(json.choices[0].message.content, completionText(400000));
+    c.socket.destroy();
+  });
 });
 
 // ---------------------------------------------------------------------------- keys
