@@ -34,6 +34,7 @@ log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 cleanup() {
   set +e
+  for pid in "${PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null; done  # a paused control plane
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   for f in "$WORK"/nginx-*/nginx.pid; do [[ -f $f ]] && kill -QUIT "$(cat "$f")" 2>/dev/null; done
   sleep 0.5
@@ -138,9 +139,10 @@ wait_http "http://127.0.0.1:$PROXY_FAST_PORT/"
 ENC_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 log "starting llm-proxy-controlplane (SQLite) on $CP_GRPC_PORT"
 # The control plane stores one usage record per proxied request (SQLite here); on a shared 2-core
-# box that ingestion costs about as much CPU as the data plane's own work and would be charged to
-# whatever cell runs at the time (in production the control plane runs elsewhere). It runs at the
-# lowest priority, and each wrk cell waits until it has caught up (see cp_settle).
+# box that ingestion (~15 us of CPU and a page write per record) would land on the cell being
+# measured, and only on the data plane's cells: nginx sends no usage. In production the control
+# plane runs elsewhere. So it runs at the lowest priority, is paused (SIGSTOP) while wrk runs, and
+# each cell waits until it has caught up (see cp_settle and run_wrk).
 env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN \
   nice -n 19 "$BIN_DIR/llm-proxy-controlplane" --grpc-address "127.0.0.1:$CP_GRPC_PORT" --http-address "127.0.0.1:$CP_HTTP_PORT" \
   --database-url "sqlite://$WORK/cp.db" --encryption-key "$ENC_KEY" --log-level warn >"$WORK/cp.log" 2>&1 &
@@ -220,7 +222,13 @@ run_wrk() {  # target url model key conc pids-of-the-target...
   BENCH_MODEL=$model BENCH_KEY=$key wrk -t$t -c"$c" -d2s -s "$BENCH/post.lua" "$url" >/dev/null 2>&1 || true  # warm-up
   cp_settle
   for p in "$@"; do ticks0=$((ticks0 + $(cpu_ticks "$p"))); done
+  # The control plane is paused while wrk runs (see the note where it starts); the data plane
+  # keeps every usage record in its on-disk spool meanwhile and delivers them after, and the CPU
+  # it spends on that is counted: the target's CPU is read once the control plane has caught up.
+  kill -STOP "$CP_PID"
   BENCH_MODEL=$model BENCH_KEY=$key wrk -t$t -c"$c" -d"${DURATION}s" --latency -s "$BENCH/post.lua" "$url" >"$out" 2>&1
+  kill -CONT "$CP_PID"
+  cp_settle
   for p in "$@"; do ticks1=$((ticks1 + $(cpu_ticks "$p"))); done
   local json
   json=$(sed -n 's/^JSON //p' "$out")
