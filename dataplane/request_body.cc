@@ -44,15 +44,25 @@ Member ClassifyKey(std::string_view key) {
   return Member::kOther;
 }
 
-// SAX handler for boost::json::basic_parser: tracks nesting depth and records
-// only the values of interesting members at depth 1 (and include_usage at
-// depth 2 inside stream_options). Nothing is allocated for other values.
-struct FactsHandler {
+// What every SAX handler for boost::json::basic_parser here shares: no size
+// limits of its own (the body limit bounds the input) and callbacks it ignores.
+struct SaxHandlerBase {
   static constexpr std::size_t max_object_size = std::size_t(-1);
   static constexpr std::size_t max_array_size = std::size_t(-1);
   static constexpr std::size_t max_key_size = std::size_t(-1);
   static constexpr std::size_t max_string_size = std::size_t(-1);
 
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+};
+
+// SAX handler for boost::json::basic_parser: tracks nesting depth and records
+// only the values of interesting members at depth 1 (and include_usage at
+// depth 2 inside stream_options). Nothing is allocated for other values.
+struct FactsHandler : SaxHandlerBase {
   int depth = 0;
   bool top_is_object = false;
   Member current = Member::kOther;  // member whose value comes next at depth 1
@@ -97,8 +107,6 @@ struct FactsHandler {
     return true;
   }
 
-  bool on_document_begin(json::error_code&) { return true; }
-  bool on_document_end(json::error_code&) { return true; }
   bool on_object_begin(json::error_code&) {
     if (depth == 0) top_is_object = true;
     if (depth == 1) {
@@ -152,7 +160,6 @@ struct FactsHandler {
     }
     return OnScalar(true, false);
   }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
   bool on_int64(int64_t i, json::string_view, json::error_code&) {
     if (depth == 1 && current == Member::kMaxTokens) facts.max_tokens = i;
     return OnScalar(false, false);
@@ -176,19 +183,12 @@ struct FactsHandler {
     if (depth == 1 && current == Member::kStream) return true;
     return OnScalar(false, false);
   }
-  bool on_comment_part(json::string_view, json::error_code&) { return true; }
-  bool on_comment(json::string_view, json::error_code&) { return true; }
 };
 
 // SAX handler reading a "usage" object: the token counts at depth 1 and
 // prompt_tokens_details.cached_tokens at depth 2. Nothing is allocated (the
 // DOM parse it replaced cost 11 allocations per response).
-struct UsageHandler {
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-
+struct UsageHandler : SaxHandlerBase {
   enum class Field { kOther, kPrompt, kCompletion, kInput, kOutput, kDetails };
 
   int depth = 0;
@@ -241,8 +241,6 @@ struct UsageHandler {
     return true;
   }
 
-  bool on_document_begin(json::error_code&) { return true; }
-  bool on_document_end(json::error_code&) { return true; }
   bool on_object_begin(json::error_code&) {
     if (depth == 0) top_is_object = true;
     if (depth <= 2) NotNumber();
@@ -291,7 +289,6 @@ struct UsageHandler {
   bool on_string(json::string_view, std::size_t, json::error_code&) {
     return NotNumber();
   }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
   bool on_int64(int64_t i, json::string_view, json::error_code&) {
     Number(i);
     return true;
@@ -308,8 +305,6 @@ struct UsageHandler {
   }
   bool on_bool(bool, json::error_code&) { return NotNumber(); }
   bool on_null(json::error_code&) { return NotNumber(); }
-  bool on_comment_part(json::string_view, json::error_code&) { return true; }
-  bool on_comment(json::string_view, json::error_code&) { return true; }
 };
 
 // Index just past the JSON value starting at `pos` in valid JSON `text`.
