@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "common/crypto/hex.h"
 #include "common/crypto/random.h"
 
 namespace llmproxy::dataplane {
@@ -39,16 +40,16 @@ std::string NewRequestId() {
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  static constexpr char kHex[] = "0123456789abcdef";
-  char time_digits[kTimeDigits];
-  auto value = static_cast<uint64_t>(millis);
-  for (std::size_t i = kTimeDigits; i-- > 0; value >>= 4) {
-    time_digits[i] = kHex[value & 0xf];
+  // The low 48 bits, big-endian, so the hex sorts as the time does.
+  unsigned char time_bytes[kTimeDigits / 2];
+  for (std::size_t i = 0; i < sizeof time_bytes; ++i) {
+    time_bytes[i] = static_cast<unsigned char>(
+        static_cast<uint64_t>(millis) >> (8 * (sizeof time_bytes - 1 - i)));
   }
   std::string id;
   id.reserve(4 + kTimeDigits + 2 * kRandomBytes);
   id.append("req_")
-      .append(time_digits, kTimeDigits)
+      .append(HexEncode(time_bytes, sizeof time_bytes))
       .append(pool, used, 2 * kRandomBytes);
   used += 2 * kRandomBytes;
   return id;
