@@ -539,17 +539,9 @@ asio::awaitable<void> ClientSession::RelayWhole(int status) {
           .count();
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
                                                   asio::buffer(*body)};
-  beast::error_code ec;
-  const std::size_t written = WriteNow(stream_.socket(), buffers, ec);
-  if (!ec && written < head.size() + body->size()) {
-    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
-    rest.consume(written);
-    stream_.expires_after(settings_.idle_timeout);
-    auto [wec, n] = co_await asio::async_write(stream_, rest, kUseTuple);
-    stream_.expires_never();
-    ec = wec;
+  if (co_await WriteAll(stream_, buffers, settings_.idle_timeout)) {
+    client_gone_ = true;
   }
-  if (ec) client_gone_ = true;
   Finish(status);
 }
 

@@ -3,9 +3,20 @@
 // Included only by the Beast translation units (client_session.cc,
 // upstream_client.cc).
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
+#include <type_traits>
 
+#include "boost/asio/as_tuple.hpp"
+#include "boost/asio/awaitable.hpp"
+#include "boost/asio/buffer.hpp"
 #include "boost/asio/error.hpp"
+#include "boost/asio/use_awaitable.hpp"
+#include "boost/asio/write.hpp"
+#include "boost/beast/core/buffers_suffix.hpp"
+#include "boost/beast/core/stream_traits.hpp"
+#include "boost/beast/core/tcp_stream.hpp"
 #include "boost/system/error_code.hpp"
 
 namespace llmproxy::dataplane {
@@ -26,6 +37,30 @@ std::size_t WriteNow(Socket& socket, const Buffers& buffers,
     written = 0;
   }
   return written;
+}
+
+// Writes all of `buffers` to `stream`: at once when it is a plain TCP stream
+// whose socket takes everything (WriteNow), else the rest asynchronously,
+// under `timeout` when given (the stream's timer is off again afterwards;
+// without one, whatever timer the caller set runs).
+template <class Stream, class Buffers>
+boost::asio::awaitable<boost::system::error_code> WriteAll(
+    Stream& stream, const Buffers& buffers,
+    std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
+  boost::system::error_code ec;
+  std::size_t written = 0;
+  if constexpr (std::is_same_v<Stream, boost::beast::tcp_stream>) {
+    written = WriteNow(stream.socket(), buffers, ec);
+    if (ec || written == boost::asio::buffer_size(buffers)) co_return ec;
+  }
+  boost::beast::buffers_suffix<Buffers> rest(buffers);
+  rest.consume(written);
+  auto& tcp = boost::beast::get_lowest_layer(stream);
+  if (timeout) tcp.expires_after(*timeout);
+  auto [wec, n] = co_await boost::asio::async_write(
+      stream, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (timeout) tcp.expires_never();
+  co_return wec;
 }
 
 }  // namespace llmproxy::dataplane

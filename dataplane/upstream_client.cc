@@ -6,7 +6,6 @@
 #include <charconv>
 #include <optional>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -138,18 +137,8 @@ asio::awaitable<beast::error_code> WriteAndReadHeader(Stream& stream,
   // on a plain connection straight from here when the socket takes it all.
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
                                                   asio::buffer(body)};
-  std::size_t written = 0;
-  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-    beast::error_code ec;
-    written = WriteNow(stream.socket(), buffers, ec);
-    if (ec) co_return ec;
-  }
-  if (written < head.size() + body.size()) {
-    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
-    rest.consume(written);
-    auto [wec, n] = co_await asio::async_write(stream, rest, kUseTuple);
-    if (wec) co_return wec;
-  }
+  // The caller's first-byte timer covers the write.
+  if (beast::error_code wec = co_await WriteAll(stream, buffers)) co_return wec;
   conn.parser.emplace();
   conn.parser->body_limit(boost::none);
   auto [rec, read] = co_await http::async_read_header(stream, conn.buffer,
