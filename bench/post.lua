@@ -9,6 +9,16 @@ if key ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. key
 end
 
+-- BENCH_PAUSE_MS > 0: paced (moderate) load. Each connection waits this long after an answer
+-- before it sends its next request. wrk starts a request's latency clock when it sends it, so the
+-- pause is not part of the latency.
+local pause_ms = tonumber(os.getenv("BENCH_PAUSE_MS") or "0")
+if pause_ms > 0 then
+  function delay()
+    return pause_ms
+  end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

@@ -6,11 +6,13 @@
 #   LLMPROXY_BENCH_BIN_DIR  binaries (default <repo>/build-bench/bin; built Release if missing)
 #   BENCH_DURATION          seconds per wrk run (default 10)
 #   BENCH_CONCURRENCY       connection counts (default "1 16 64")
+#   BENCH_PACED             moderate-load cells as connections:pause_ms (default "16:1 16:2": 16
+#                           connections, each pausing 1 ms / 2 ms after every answer)
 #   BENCH_THREADS           data plane --threads and nginx proxy worker_processes (default 2)
 #   BENCH_TTFT_N            streamed requests per TTFT target (default 300)
 #   BENCH_TTFT_SLOW_N       the same for the paced stream (10 ms between chunks; default 50)
 #   BENCH_IDLE_CONNS        idle keep-alive connections for the memory test (default 10000)
-#   BENCH_SKIP              space-separated parts to skip: rps ttft idle
+#   BENCH_SKIP              space-separated parts to skip: rps paced ttft idle
 #   BENCH_OUT               output directory (default <repo>/bench/results/<UTC timestamp>)
 set -euo pipefail
 
@@ -19,6 +21,7 @@ BENCH="$ROOT/bench"
 BIN_DIR=${LLMPROXY_BENCH_BIN_DIR:-$ROOT/build-bench/bin}
 DURATION=${BENCH_DURATION:-10}
 CONCURRENCY=${BENCH_CONCURRENCY:-"1 16 64"}
+PACED=${BENCH_PACED:-"16:1 16:2"}
 THREADS=${BENCH_THREADS:-2}
 TTFT_N=${BENCH_TTFT_N:-300}
 TTFT_SLOW_N=${BENCH_TTFT_SLOW_N:-50}
@@ -214,10 +217,12 @@ cp_settle() {  # wait (up to 60 s) until the control plane has stored the usage 
   done
   log "control plane still busy after 60 s"
 }
-run_wrk() {  # target url model key conc pids-of-the-target...
-  local target=$1 url=$2 model=$3 key=$4 c=$5 t=1 out p ticks0=0 ticks1=0
+run_wrk() {  # target url model key conc pids-of-the-target...  (env PAUSE_MS: paced load)
+  local target=$1 url=$2 model=$3 key=$4 c=$5 t=1 out p ticks0=0 ticks1=0 pause=${PAUSE_MS:-0}
   shift 5
   out="$OUT/wrk-$target-c$c.txt"
+  ((pause > 0)) && out="$OUT/wrk-$target-c$c-pause$pause.txt"
+  export BENCH_PAUSE_MS=$pause
   cp_settle
   BENCH_MODEL=$model BENCH_KEY=$key wrk -t$t -c"$c" -d2s -s "$BENCH/post.lua" "$url" >/dev/null 2>&1 || true  # warm-up
   cp_settle
@@ -233,12 +238,12 @@ run_wrk() {  # target url model key conc pids-of-the-target...
   local json
   json=$(sed -n 's/^JSON //p' "$out")
   # cpu_ticks: CPU time (user + system, 1/100 s) the target's own processes used during the run.
-  echo "{\"kind\":\"rps\",\"target\":\"$target\",\"concurrency\":$c,\"cpu_ticks\":$((ticks1 - ticks0)),\"result\":$json}" >>"$RESULTS"
-  log "$target c=$c: $json"
+  echo "{\"kind\":\"rps\",\"target\":\"$target\",\"concurrency\":$c,\"pause_ms\":$pause,\"cpu_ticks\":$((ticks1 - ticks0)),\"result\":$json}" >>"$RESULTS"
+  log "$target c=$c pause=${pause}ms: $json"
 }
+mapfile -t FAST_PIDS < <(pgrep -P "$(cat "$WORK/nginx-fast/nginx.pid")")
+mapfile -t PROXY_PIDS < <(pgrep -P "$(cat "$WORK/nginx-proxy/nginx.pid")")
 if [[ $SKIP != *" rps "* ]]; then
-  mapfile -t FAST_PIDS < <(pgrep -P "$(cat "$WORK/nginx-fast/nginx.pid")")
-  mapfile -t PROXY_PIDS < <(pgrep -P "$(cat "$WORK/nginx-proxy/nginx.pid")")
   for c in $CONCURRENCY; do
     run_wrk direct-fast "http://127.0.0.1:$FAST_PORT/v1/chat/completions" gpt-4o-mini "" "$c" "${FAST_PIDS[@]}"
     run_wrk nginx-fast "http://127.0.0.1:$PROXY_FAST_PORT/v1/chat/completions" gpt-4o-mini "" "$c" "${PROXY_PIDS[@]}"
@@ -246,6 +251,18 @@ if [[ $SKIP != *" rps "* ]]; then
     run_wrk direct-node "http://127.0.0.1:$NODE_PORT/v1/chat/completions" gpt-4o-mini sk-bench-upstream "$c" "$FAKE_PID"
     run_wrk dataplane-node "http://127.0.0.1:$DP_PORT/v1/chat/completions" bench-node "$VKEY" "$c" "$DP_PID"
   done
+fi
+# Moderate load: the same three targets, each connection pausing after every answer, so the offered
+# rate is a fraction of what the box can do and the latency is the proxy's, not the queue's.
+if [[ $SKIP != *" paced "* ]]; then
+  for spec in $PACED; do
+    c=${spec%%:*}
+    export PAUSE_MS=${spec##*:}
+    run_wrk direct-fast "http://127.0.0.1:$FAST_PORT/v1/chat/completions" gpt-4o-mini "" "$c" "${FAST_PIDS[@]}"
+    run_wrk nginx-fast "http://127.0.0.1:$PROXY_FAST_PORT/v1/chat/completions" gpt-4o-mini "" "$c" "${PROXY_PIDS[@]}"
+    run_wrk dataplane-fast "http://127.0.0.1:$DP_PORT/v1/chat/completions" bench-fast "$VKEY" "$c" "$DP_PID"
+  done
+  unset PAUSE_MS
 fi
 log "data plane RSS after the load runs: $(rss_kb $DP_PID) kB"
 

@@ -15,25 +15,31 @@ out.push(`${machine.cpu}, ${machine.cores} cores, ${(machine.mem_total_kb / 1048
   `${machine.duration_s} s per run, data plane --threads ${machine.threads}, nginx proxy workers ${machine.threads}; ` +
   `load average at start ${machine.load_avg_at_start}.`, '');
 
+const pauseOf = (r) => r.pause_ms ?? 0;
 const rps = rows.filter((r) => r.kind === 'rps');
-if (rps.length) {
-  out.push('## Requests/s and latency (non-streamed chat completion, wrk -t1, keep-alive)', '');
-  out.push('| target | conc | req/s | p50 ms | p90 ms | p99 ms | added p50 vs direct ms | added p99 ms | errors | non-2xx | target CPU µs/req |');
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  const direct = (target, c) => {
-    const base = target.endsWith('-node') ? 'direct-node' : 'direct-fast';
-    return rps.find((r) => r.target === base && r.concurrency === c)?.result;
+const rpsTable = (title, list) => {
+  if (!list.length) return;
+  out.push(title, '');
+  out.push('| target | conc | pause ms | req/s | p50 ms | p90 ms | p99 ms | added p50 vs direct ms | added p99 ms | errors | non-2xx | target CPU µs/req |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const direct = (r) => {
+    const base = r.target.endsWith('-node') ? 'direct-node' : 'direct-fast';
+    return rps.find((d) => d.target === base && d.concurrency === r.concurrency && pauseOf(d) === pauseOf(r))?.result;
   };
-  for (const r of rps) {
-    const d = direct(r.target, r.concurrency);
+  for (const r of list) {
+    const d = direct(r);
     const isDirect = r.target.startsWith('direct');
     const x = r.result;
-    out.push(`| ${r.target} | ${r.concurrency} | ${x.rps.toFixed(0)} | ${ms(x.p50_us)} | ${ms(x.p90_us)} | ${ms(x.p99_us)} | ` +
+    out.push(`| ${r.target} | ${r.concurrency} | ${pauseOf(r)} | ${x.rps.toFixed(0)} | ${ms(x.p50_us)} | ${ms(x.p90_us)} | ${ms(x.p99_us)} | ` +
       `${isDirect || !d ? '' : ms(x.p50_us - d.p50_us)} | ${isDirect || !d ? '' : ms(x.p99_us - d.p99_us)} | ${x.socket_errors} | ${x.non2xx} | ` +
       `${r.cpu_ticks !== undefined && x.requests > 0 ? ((r.cpu_ticks * 10000) / x.requests).toFixed(1) : ''} |`);
   }
   out.push('');
-}
+};
+rpsTable('## Requests/s and latency at full load (non-streamed chat completion, wrk -t1, keep-alive)',
+  rps.filter((r) => pauseOf(r) === 0));
+rpsTable('## Latency at moderate load (the same, each connection pausing after every answer)',
+  rps.filter((r) => pauseOf(r) > 0));
 
 const ttft = rows.filter((r) => r.kind === 'ttft');
 if (ttft.length) {
