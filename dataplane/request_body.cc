@@ -307,22 +307,35 @@ struct UsageHandler : SaxHandlerBase {
   bool on_null(json::error_code&) { return NotNumber(); }
 };
 
+// Index just past the string literal whose opening quote is at `pos` (past
+// text.size() when it is not closed). Strings are most of a request body and
+// most of a response: memchr finds the candidate quotes, and a quote counts
+// as escaped after an odd run of backslashes.
+std::size_t SkipString(std::string_view text, std::size_t pos) {
+  const std::size_t start = pos + 1;
+  std::size_t from = start;
+  while (from < text.size()) {
+    const void* hit = std::memchr(text.data() + from, '"', text.size() - from);
+    if (hit == nullptr) break;
+    const std::size_t quote = static_cast<const char*>(hit) - text.data();
+    std::size_t run = quote;
+    while (run > start && text[run - 1] == '\\') --run;
+    if ((quote - run) % 2 == 0) return quote + 1;
+    from = quote + 1;
+  }
+  return text.size() + 1;
+}
+
 // Index just past the JSON value starting at `pos` in valid JSON `text`.
 std::size_t SkipValue(std::string_view text, std::size_t pos) {
   char c = text[pos];
-  if (c == '"') {
-    ++pos;
-    while (pos < text.size() && text[pos] != '"') {
-      pos += text[pos] == '\\' ? 2 : 1;
-    }
-    return pos + 1;
-  }
+  if (c == '"') return SkipString(text, pos);
   if (c == '{' || c == '[') {
     int depth = 0;
     while (pos < text.size()) {
       char d = text[pos];
       if (d == '"') {
-        pos = SkipValue(text, pos);
+        pos = SkipString(text, pos);
         continue;
       }
       if (d == '{' || d == '[') ++depth;

@@ -48,6 +48,19 @@ TEST(InspectRequestBody, DecodesEscapedModel) {
   EXPECT_EQ(f.model, "a\"b\xc3\xa9");
 }
 
+TEST(InspectRequestBody, MeasuresThePromptValueAcrossEscapes) {
+  // The prompt's value is measured byte for byte: escaped quotes do not end
+  // a string, an escaped backslash before a quote does not escape it, and
+  // brackets inside strings do not nest.
+  const std::string messages =
+      R"([{"role":"user","content":"a \"quoted\" ] } word\\"},)"
+      R"({"role":"user","content":"\\\\"},{"content":"x\\\"y"}])";
+  RequestFacts f = MustInspect(R"({"model":"m","messages":)" + messages +
+                               R"(,"n":"after \" } ]"})");
+  EXPECT_EQ(f.prompt_bytes, messages.size());
+  EXPECT_EQ(MustInspect(R"({"messages":"","model":"m"})").prompt_bytes, 2u);
+}
+
 TEST(InspectRequestBody, StreamNullMeansNotStreaming) {
   RequestFacts f = MustInspect(R"({"model":"m","messages":[],"stream":null})");
   EXPECT_FALSE(f.stream);
