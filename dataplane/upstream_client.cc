@@ -146,6 +146,28 @@ asio::awaitable<beast::error_code> WriteAndReadHeader(Stream& stream,
   co_return rec;
 }
 
+// Parses body bytes the read buffer already holds into data[0, size), with no
+// asynchronous operation: a small answer arrives whole with its header, and
+// Beast's async read would still go through the scheduler to hand it over.
+// Returns the bytes produced; 0 when the buffer holds none that complete a
+// piece of body (the caller then reads from the socket).
+std::size_t ParseBuffered(UpstreamConnection& conn, char* data,
+                          std::size_t size, beast::error_code& ec) {
+  auto& body = conn.parser->get().body();
+  body.data = data;
+  body.size = size;
+  while (conn.buffer.size() > 0 && !conn.parser->is_done() && body.size > 0) {
+    const std::size_t used = conn.parser->put(conn.buffer.data(), ec);
+    conn.buffer.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) {
+      ec = {};
+      break;
+    }
+    if (ec || used == 0) break;
+  }
+  return size - body.size;
+}
+
 template <class Stream>
 asio::awaitable<std::pair<beast::error_code, std::size_t>> ReadBody(
     Stream& stream, UpstreamConnection& conn, char* data, std::size_t size) {
@@ -314,6 +336,14 @@ asio::awaitable<absl::StatusOr<std::size_t>> UpstreamExchange::ReadSome(
       co_return absl::CancelledError("cancelled");
     }
     if (connection_->parser->is_done()) co_return std::size_t{0};
+    beast::error_code pec;
+    const std::size_t parsed = ParseBuffered(*connection_, data, size, pec);
+    if (pec) {
+      last_failure_ = UpstreamFailure::kBadResponse;
+      co_return absl::UnavailableError("upstream body is malformed: " +
+                                       pec.message());
+    }
+    if (parsed > 0 || connection_->parser->is_done()) co_return parsed;
     connection_->tcp().expires_after(timeouts_.idle);
     auto [ec, got] =
         connection_->secure
@@ -346,7 +376,9 @@ asio::awaitable<absl::StatusOr<std::string>> UpstreamExchange::ReadAll(
       length.has_value() && *length < limit) {
     body.resize(static_cast<std::size_t>(*length));
   }
-  while (true) {
+  // Checked first: a body that exactly filled its Content-Length sizing must
+  // not be grown (and copied) only to learn that it is complete.
+  while (!connection_->parser->is_done()) {
     if (body.size() == size) body.resize(std::max<std::size_t>(4096, 2 * size));
     absl::StatusOr<std::size_t> n =
         co_await ReadSome(body.data() + size, body.size() - size);

@@ -153,6 +153,8 @@ before(async () => {
   ids.late = await model('late-alias', 'fake-firstbyte300', ids.openai);
   ids.close = await model('close-alias', 'fake-close', ids.openai);
   ids.midclose = await model('midclose-alias', 'fake-midclose', ids.openai);
+  ids.chunked = await model('chunked-alias', 'fake-chunked', ids.openai);
+  ids.chunkedSlow = await model('chunked-slow-alias', 'fake-chunked-chunkdelay30', ids.openai);
   for (const s of [400, 429, 500, 503]) ids[`e${s}`] = await model(`err${s}-alias`, `fake-status${s}`, ids.openai);
   ids.disabledModel = await model('disabled-alias', 'gpt-4o', ids.openai, ['--disabled']);
   ids.azureChat = await model('azure-chat', 'my-gpt4o-deployment', ids.azure);
@@ -201,6 +203,22 @@ describe('OpenAI connection, non-streamed', () => {
     assert.equal(rec.json.temperature, 0.25, 'other fields forwarded unchanged');
     assert.equal(rec.json.max_tokens, 7);
   });
+
+  for (const [alias, how] of [['chunked-alias', 'back to back'], ['chunked-slow-alias', '30 ms apart']]) {
+    it(`a chunked answer (no Content-Length, pieces ${how}) arrives whole, with its usage, and the connection is reused`, async () => {
+      await S.fake.clearRequests();
+      for (let i = 0; i < 3; i++) {
+        const r = await post('/v1/chat/completions', chatBody(alias, { max_tokens: 9 }));
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.choices[0].message.content, completionText(9));
+        assert.equal(r.json.usage.completion_tokens, 9);
+        assert.equal(r.headers.get('content-length'), String(Buffer.byteLength(r.text)), 'the client gets a Content-Length');
+      }
+      const ports = new Set((await S.fake.requests()).map((q) => q.remote_port));
+      // (Two at most: a client connection can land on either I/O thread, each with its own pool.)
+      assert.ok(ports.size <= 2, `three requests used ${ports.size} upstream connections: the chunked answer's was not reused`);
+    });
+  }
 
   it('reuses pooled upstream connections for sequential requests', async () => {
     await post('/v1/chat/completions', chatBody('chat-alias'));  // warm the pool

@@ -32,6 +32,8 @@
 //   close           read the request, then close the socket without answering
 //   reset           read the request, then reset the connection (TCP RST)
 //   midclose        streams: close the socket after the first content chunk
+//   chunked         non-streamed answers: Transfer-Encoding chunked, the JSON in 7 pieces (with
+//                   chunkdelay=MS between them, else written back to back)
 //
 // Admin endpoints (never recorded):
 //   GET    /__fake/health              "ok"
@@ -144,7 +146,7 @@ export function parseBehavior(spec, separators = /[,;\s]+/) {
       out[key] = Number(m[2]);
       continue;
     }
-    if (/^(hang|close|reset|midclose)$/.test(item)) out[item] = true;
+    if (/^(hang|close|reset|midclose|chunked)$/.test(item)) out[item] = true;
   }
   return out;
 }
@@ -565,7 +567,21 @@ export function createFakeUpstream(options = {}) {
       return stream(req, res, entry, route, model, body, p, c, behavior);
     }
     const out = route.kind === 'chat' ? chatCompletion(model, body, p, c, route.azure) : textCompletion(model, body, p, c);
+    if (behavior.chunked) return sendChunkedJson(res, out, commonHeaders(reqId), behavior.chunkdelay ?? 0);
     return sendJson(res, 200, out, commonHeaders(reqId));
+  }
+
+  // A non-streamed answer as some providers send it: no Content-Length, the body in chunks.
+  async function sendChunkedJson(res, obj, extraHeaders, delayMs) {
+    const text = JSON.stringify(obj);
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', ...extraHeaders });
+    const pieces = 7;
+    const size = Math.ceil(text.length / pieces);
+    for (let at = 0; at < text.length; at += size) {
+      if (delayMs > 0 && at > 0) await sleep(delayMs);
+      res.write(text.slice(at, at + size));
+    }
+    res.end();
   }
 
   const server = http.createServer((req, res) => {
