@@ -5,11 +5,8 @@
 #include <string>
 #include <utility>
 
-#include "boost/asio/as_tuple.hpp"
 #include "boost/asio/bind_cancellation_slot.hpp"
 #include "boost/asio/cancellation_signal.hpp"
-#include "boost/asio/steady_timer.hpp"
-#include "boost/asio/use_awaitable.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "common/log.h"
@@ -30,7 +27,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kHeaderLimit = 64 * 1024;
 
 // Upstream response headers not to copy to the client: hop-by-hop ones, the
@@ -71,7 +67,7 @@ struct ClientWatch {
   char peeked = 0;  // MSG_PEEK's target: the byte stays in the socket
 };
 
-ClientSession::ClientSession(tcp::socket socket, SessionSettings& settings,
+ClientSession::ClientSession(TcpSocket socket, SessionSettings& settings,
                              SessionWorker& worker)
     : stream_(std::move(socket)), settings_(settings), worker_(worker) {
   settings_.active_sessions.fetch_add(1);
@@ -98,7 +94,7 @@ void ClientSession::Abort() {
   stream_.socket().close(ec);
 }
 
-asio::awaitable<void> ClientSession::Run() {
+Task<void> ClientSession::Run() {
   beast::error_code ec;
   stream_.socket().set_option(tcp::no_delay(true), ec);
   // The client watch reads with read_some after a readiness wait: it must
@@ -118,7 +114,7 @@ asio::awaitable<void> ClientSession::Run() {
   stream_.socket().close(ec);
 }
 
-asio::awaitable<beast::error_code> ClientSession::ReadHeader() {
+Task<beast::error_code> ClientSession::ReadHeader() {
   idle_ = true;
   // Between requests a connection keeps no read buffer: an idle keep-alive
   // connection costs as little as possible. (Bytes of a pipelined request
@@ -133,7 +129,7 @@ asio::awaitable<beast::error_code> ClientSession::ReadHeader() {
   co_return hec;
 }
 
-asio::awaitable<bool> ClientSession::ServeOne(beast::error_code hec) {
+Task<bool> ClientSession::ServeOne(beast::error_code hec) {
   idle_ = false;
   started_ = std::chrono::steady_clock::now();
   started_wall_ = std::chrono::system_clock::now();
@@ -241,7 +237,7 @@ asio::awaitable<bool> ClientSession::ServeOne(beast::error_code hec) {
   co_return keep_alive_ && !client_gone_;
 }
 
-asio::awaitable<void> ClientSession::Dispatch(Request& request) {
+Task<void> ClientSession::Dispatch(Request& request) {
   const std::string_view api_key =
       ExtractApiKey([&](std::string_view name) -> std::string_view {
         auto it = request.find(name);
@@ -284,7 +280,7 @@ asio::awaitable<void> ClientSession::Dispatch(Request& request) {
   if (settings_.metrics != nullptr) settings_.metrics->AddActiveRequests(-1);
 }
 
-asio::awaitable<void> ClientSession::WriteDirect(const DirectResponse& direct) {
+Task<void> ClientSession::WriteDirect(const DirectResponse& direct) {
   http::response<http::string_body> res{
       static_cast<http::status>(direct.status), 11};
   res.set(http::field::content_type, "application/json");
@@ -304,11 +300,11 @@ asio::awaitable<void> ClientSession::WriteDirect(const DirectResponse& direct) {
   Finish(direct.status);
 }
 
-asio::awaitable<void> ClientSession::WriteError(const ApiError& error) {
+Task<void> ClientSession::WriteError(const ApiError& error) {
   co_await WriteDirect(ErrorResponse(error));
 }
 
-asio::awaitable<void> ClientSession::Proxy(ProxyPlan& plan) {
+Task<void> ClientSession::Proxy(ProxyPlan& plan) {
   StartWatch();
   co_await ProxyAttempts(plan);
   StopWatch();
@@ -363,7 +359,7 @@ void ClientSession::OnClientReadable(const boost::system::error_code& ec) {
   // unwatched (a client that pipelines does not hang up mid-request).
 }
 
-asio::awaitable<void> ClientSession::ProxyAttempts(ProxyPlan& plan) {
+Task<void> ClientSession::ProxyAttempts(ProxyPlan& plan) {
   for (std::size_t i = 0; i < plan.attempts.size(); ++i) {
     ProxyAttempt& attempt = plan.attempts[i];
     const bool last = i + 1 == plan.attempts.size();
@@ -469,7 +465,7 @@ asio::awaitable<void> ClientSession::ProxyAttempts(ProxyPlan& plan) {
   }
 }
 
-asio::awaitable<void> ClientSession::RelayWhole(int status) {
+Task<void> ClientSession::RelayWhole(int status) {
   absl::StatusOr<std::string> body =
       co_await exchange_->ReadAll(settings_.max_upstream_body_bytes);
   if (!body.ok()) {
@@ -545,7 +541,7 @@ asio::awaitable<void> ClientSession::RelayWhole(int status) {
   Finish(status);
 }
 
-asio::awaitable<void> ClientSession::RelayStream(int status, bool strip_usage) {
+Task<void> ClientSession::RelayStream(int status, bool strip_usage) {
   http::response<http::empty_body> res{static_cast<http::status>(status), 11};
   CopyUpstreamHeaders(exchange_->headers(), res);
   SetRequestIdHeaders(res);

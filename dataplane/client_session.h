@@ -12,12 +12,10 @@
 #include <string>
 #include <unordered_set>
 
-#include "boost/asio/awaitable.hpp"
-#include "boost/asio/ip/tcp.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
-#include "boost/beast/core/tcp_stream.hpp"
 #include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/string_body.hpp"
+#include "dataplane/io_types.h"
 #include "dataplane/metrics/dataplane_metrics.h"
 #include "dataplane/request_handler.h"
 #include "dataplane/snapshot_holder.h"
@@ -61,14 +59,14 @@ struct SessionWorker {
 // answers errors and /v1/models itself, and proxies the rest upstream.
 class ClientSession {
  public:
-  ClientSession(boost::asio::ip::tcp::socket socket, SessionSettings& settings,
+  ClientSession(TcpSocket socket, SessionSettings& settings,
                 SessionWorker& worker);
   ~ClientSession();
 
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
-  boost::asio::awaitable<void> Run();
+  Task<void> Run();
 
   // Shutdown: closes the connection now if it is between requests; a busy
   // one closes after its current response.
@@ -81,17 +79,17 @@ class ClientSession {
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
   // Waits for (and reads) the next request's header.
-  boost::asio::awaitable<boost::system::error_code> ReadHeader();
+  Task<boost::system::error_code> ReadHeader();
   // Serves the request whose header ReadHeader read (or failed to read:
   // `header_error`); false when the connection must close afterwards.
-  boost::asio::awaitable<bool> ServeOne(boost::system::error_code header_error);
-  boost::asio::awaitable<void> Dispatch(Request& request);
-  boost::asio::awaitable<void> WriteDirect(const DirectResponse& response);
-  boost::asio::awaitable<void> WriteError(const ApiError& error);
-  boost::asio::awaitable<void> Proxy(ProxyPlan& plan);
-  boost::asio::awaitable<void> ProxyAttempts(ProxyPlan& plan);
-  boost::asio::awaitable<void> RelayStream(int status, bool strip_usage);
-  boost::asio::awaitable<void> RelayWhole(int status);
+  Task<bool> ServeOne(boost::system::error_code header_error);
+  Task<void> Dispatch(Request& request);
+  Task<void> WriteDirect(const DirectResponse& response);
+  Task<void> WriteError(const ApiError& error);
+  Task<void> Proxy(ProxyPlan& plan);
+  Task<void> ProxyAttempts(ProxyPlan& plan);
+  Task<void> RelayStream(int status, bool strip_usage);
+  Task<void> RelayWhole(int status);
   // Watch the client socket while a request is upstream: if the client
   // disconnects, the upstream exchange is cancelled; bytes of a pipelined
   // next request stay in the socket. A plain completion handler on a peek,
@@ -113,7 +111,7 @@ class ClientSession {
     }
   }
 
-  boost::beast::tcp_stream stream_;
+  TcpStream stream_;
   boost::beast::flat_buffer buffer_;
   SessionSettings& settings_;
   SessionWorker& worker_;

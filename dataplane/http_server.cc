@@ -4,7 +4,6 @@
 #include <thread>
 #include <vector>
 
-#include "boost/asio/as_tuple.hpp"
 #include "boost/asio/co_spawn.hpp"
 #include "boost/asio/detached.hpp"
 #include "boost/asio/executor_work_guard.hpp"
@@ -12,7 +11,6 @@
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/ssl/context.hpp"
-#include "boost/asio/use_awaitable.hpp"
 #include "common/host_port.h"
 #include "common/log.h"
 #include "dataplane/client_session.h"
@@ -33,8 +31,8 @@ struct Worker {
   std::thread thread;
 };
 
-asio::awaitable<void> RunSession(tcp::socket socket, SessionSettings& settings,
-                                 SessionWorker& worker) {
+Task<void> RunSession(TcpSocket socket, SessionSettings& settings,
+                      SessionWorker& worker) {
   ClientSession session(std::move(socket), settings, worker);
   co_await session.Run();
 }
@@ -158,12 +156,12 @@ class HttpServer::Impl {
   }
 
  private:
-  asio::awaitable<void> Accept() {
+  Task<void> Accept() {
     std::size_t next = 0;
     while (true) {
       Worker& target = *workers_[next++ % workers_.size()];
-      auto [ec, socket] = co_await acceptor_->async_accept(
-          target.io, asio::as_tuple(asio::use_awaitable));
+      auto [ec, socket] =
+          co_await acceptor_->async_accept(target.io, kUseTuple);
       if (ec) {
         if (!acceptor_->is_open() || settings_.stopping.load()) co_return;
         log::Warn("accept failed", {{"error", ec.message()}});
@@ -179,7 +177,7 @@ class HttpServer::Impl {
   SessionSettings settings_;
   asio::ssl::context tls_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::optional<tcp::acceptor> acceptor_;
+  std::optional<TcpAcceptor> acceptor_;
   uint16_t port_ = 0;
   bool started_ = false;
   bool stopped_ = false;

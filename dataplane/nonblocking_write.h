@@ -8,16 +8,13 @@
 #include <optional>
 #include <type_traits>
 
-#include "boost/asio/as_tuple.hpp"
-#include "boost/asio/awaitable.hpp"
 #include "boost/asio/buffer.hpp"
 #include "boost/asio/error.hpp"
-#include "boost/asio/use_awaitable.hpp"
 #include "boost/asio/write.hpp"
 #include "boost/beast/core/buffers_suffix.hpp"
 #include "boost/beast/core/stream_traits.hpp"
-#include "boost/beast/core/tcp_stream.hpp"
 #include "boost/system/error_code.hpp"
+#include "dataplane/io_types.h"
 
 namespace llmproxy::dataplane {
 
@@ -44,12 +41,12 @@ std::size_t WriteNow(Socket& socket, const Buffers& buffers,
 // under `timeout` when given (the stream's timer is off again afterwards;
 // without one, whatever timer the caller set runs).
 template <class Stream, class Buffers>
-boost::asio::awaitable<boost::system::error_code> WriteAll(
+Task<boost::system::error_code> WriteAll(
     Stream& stream, const Buffers& buffers,
     std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
   boost::system::error_code ec;
   std::size_t written = 0;
-  if constexpr (std::is_same_v<Stream, boost::beast::tcp_stream>) {
+  if constexpr (std::is_same_v<Stream, TcpStream>) {
     written = WriteNow(stream.socket(), buffers, ec);
     if (ec || written == boost::asio::buffer_size(buffers)) co_return ec;
   }
@@ -57,8 +54,7 @@ boost::asio::awaitable<boost::system::error_code> WriteAll(
   rest.consume(written);
   auto& tcp = boost::beast::get_lowest_layer(stream);
   if (timeout) tcp.expires_after(*timeout);
-  auto [wec, n] = co_await boost::asio::async_write(
-      stream, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
+  auto [wec, n] = co_await boost::asio::async_write(stream, rest, kUseTuple);
   if (timeout) tcp.expires_never();
   co_return wec;
 }

@@ -9,10 +9,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "boost/asio/as_tuple.hpp"
-#include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/ssl.hpp"
-#include "boost/asio/use_awaitable.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "boost/beast/ssl.hpp"
@@ -28,7 +25,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // A pooled connection idle longer than this is likely closed by the server
 // (many close after 60 s or less); do not risk it.
 constexpr auto kMaxIdle = std::chrono::seconds(30);
@@ -43,7 +39,7 @@ constexpr std::size_t kReadBufferBytes = 16 * 1024;
 // buffer and the parser of the response being read.
 class UpstreamConnection {
  public:
-  UpstreamConnection(asio::any_io_executor executor, asio::ssl::context& tls,
+  UpstreamConnection(IoExecutor executor, asio::ssl::context& tls,
                      const UpstreamEndpoint& endpoint)
       : key(endpoint.PoolKey()), resolver(executor) {
     buffer.reserve(kReadBufferBytes);
@@ -54,7 +50,7 @@ class UpstreamConnection {
     }
   }
 
-  beast::tcp_stream& tcp() {
+  TcpStream& tcp() {
     return secure ? beast::get_lowest_layer(*secure) : *plain;
   }
   bool is_open() { return tcp().socket().is_open(); }
@@ -66,9 +62,9 @@ class UpstreamConnection {
   }
 
   std::string key;
-  tcp::resolver resolver;
-  std::optional<beast::tcp_stream> plain;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+  TcpResolver resolver;
+  std::optional<TcpStream> plain;
+  std::optional<beast::ssl_stream<TcpStream>> secure;
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::buffer_body>> parser;
   std::chrono::steady_clock::time_point idle_since;
@@ -83,18 +79,17 @@ UpstreamFailure ConnectFailure(const beast::error_code& ec, bool cancelled) {
   return UpstreamFailure::kConnect;
 }
 
-asio::awaitable<UpstreamFailure> Connect(UpstreamConnection& conn,
-                                         const UpstreamEndpoint& endpoint,
-                                         std::chrono::milliseconds timeout,
-                                         const bool& cancelled,
-                                         std::string& detail) {
+Task<UpstreamFailure> Connect(UpstreamConnection& conn,
+                              const UpstreamEndpoint& endpoint,
+                              std::chrono::milliseconds timeout,
+                              const bool& cancelled, std::string& detail) {
   auto [rec, results] = co_await conn.resolver.async_resolve(
       endpoint.host, std::to_string(endpoint.port), kUseTuple);
   if (rec || cancelled) {
     detail = "resolve: " + rec.message();
     co_return ConnectFailure(rec, cancelled);
   }
-  beast::tcp_stream& stream = conn.tcp();
+  TcpStream& stream = conn.tcp();
   stream.expires_after(timeout);
   auto [cec, ep] = co_await stream.async_connect(results, kUseTuple);
   if (cec || cancelled) {
@@ -129,10 +124,10 @@ asio::awaitable<UpstreamFailure> Connect(UpstreamConnection& conn,
 }
 
 template <class Stream>
-asio::awaitable<beast::error_code> WriteAndReadHeader(Stream& stream,
-                                                      UpstreamConnection& conn,
-                                                      const std::string& head,
-                                                      const std::string& body) {
+Task<beast::error_code> WriteAndReadHeader(Stream& stream,
+                                           UpstreamConnection& conn,
+                                           const std::string& head,
+                                           const std::string& body) {
   // One gather write (one syscall) for the request line, header and body;
   // on a plain connection straight from here when the socket takes it all.
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
@@ -169,7 +164,7 @@ std::size_t ParseBuffered(UpstreamConnection& conn, char* data,
 }
 
 template <class Stream>
-asio::awaitable<std::pair<beast::error_code, std::size_t>> ReadBody(
+Task<std::pair<beast::error_code, std::size_t>> ReadBody(
     Stream& stream, UpstreamConnection& conn, char* data, std::size_t size) {
   auto& body = conn.parser->get().body();
   body.data = data;
@@ -224,8 +219,7 @@ std::string SerializeRequestHead(const UpstreamRequest& upstream,
   return head;
 }
 
-UpstreamPool::UpstreamPool(asio::any_io_executor executor,
-                           asio::ssl::context& tls)
+UpstreamPool::UpstreamPool(IoExecutor executor, asio::ssl::context& tls)
     : executor_(std::move(executor)), tls_(tls) {}
 
 UpstreamPool::~UpstreamPool() { Clear(); }
@@ -280,8 +274,8 @@ UpstreamExchange::~UpstreamExchange() {
   }
 }
 
-asio::awaitable<UpstreamFailure> UpstreamExchange::Start(
-    const UpstreamRequest& upstream, std::string body) {
+Task<UpstreamFailure> UpstreamExchange::Start(const UpstreamRequest& upstream,
+                                              std::string body) {
   const UpstreamEndpoint& endpoint = *upstream.endpoint;
   const std::string head = SerializeRequestHead(upstream, body.size());
 
@@ -328,8 +322,8 @@ const http::fields& UpstreamExchange::headers() const {
   return connection_->parser->get().base();
 }
 
-asio::awaitable<absl::StatusOr<std::size_t>> UpstreamExchange::ReadSome(
-    char* data, std::size_t size) {
+Task<absl::StatusOr<std::size_t>> UpstreamExchange::ReadSome(char* data,
+                                                             std::size_t size) {
   while (true) {
     if (cancelled_) {
       last_failure_ = UpstreamFailure::kCancelled;
@@ -366,8 +360,7 @@ asio::awaitable<absl::StatusOr<std::size_t>> UpstreamExchange::ReadSome(
   }
 }
 
-asio::awaitable<absl::StatusOr<std::string>> UpstreamExchange::ReadAll(
-    std::size_t limit) {
+Task<absl::StatusOr<std::string>> UpstreamExchange::ReadAll(std::size_t limit) {
   // Read straight into the result (no bounce buffer in the coroutine frame):
   // sized from Content-Length when the upstream sent one.
   std::string body;

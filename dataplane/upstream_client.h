@@ -13,9 +13,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "boost/asio/any_io_executor.hpp"
-#include "boost/asio/awaitable.hpp"
 #include "boost/beast/http/fields.hpp"
+#include "dataplane/io_types.h"
 #include "dataplane/provider_adapter.h"
 
 namespace boost::asio::ssl {
@@ -47,8 +46,7 @@ std::string SerializeRequestHead(const UpstreamRequest& upstream,
 // set-up.
 class UpstreamPool {
  public:
-  UpstreamPool(boost::asio::any_io_executor executor,
-               boost::asio::ssl::context& tls);
+  UpstreamPool(IoExecutor executor, boost::asio::ssl::context& tls);
   ~UpstreamPool();
 
   UpstreamPool(const UpstreamPool&) = delete;
@@ -61,11 +59,11 @@ class UpstreamPool {
   // Closes every idle connection (shutdown).
   void Clear();
 
-  boost::asio::any_io_executor executor() const { return executor_; }
+  IoExecutor executor() const { return executor_; }
   boost::asio::ssl::context& tls() { return tls_; }
 
  private:
-  boost::asio::any_io_executor executor_;
+  IoExecutor executor_;
   boost::asio::ssl::context& tls_;
   absl::flat_hash_map<std::string,
                       std::vector<std::unique_ptr<UpstreamConnection>>>
@@ -96,18 +94,15 @@ class UpstreamExchange {
 
   // Sends `request` + `body`. On a pooled connection that turns out to be
   // dead before any response byte, retries once on a fresh connection.
-  boost::asio::awaitable<UpstreamFailure> Start(const UpstreamRequest& request,
-                                                std::string body);
+  Task<UpstreamFailure> Start(const UpstreamRequest& request, std::string body);
 
   int status() const;
   const boost::beast::http::fields& headers() const;
 
   // Reads up to `size` body bytes into `data`; 0 means the body is complete.
-  boost::asio::awaitable<absl::StatusOr<std::size_t>> ReadSome(
-      char* data, std::size_t size);
+  Task<absl::StatusOr<std::size_t>> ReadSome(char* data, std::size_t size);
   // Reads the rest of the body (RESOURCE_EXHAUSTED above `limit` bytes).
-  boost::asio::awaitable<absl::StatusOr<std::string>> ReadAll(
-      std::size_t limit);
+  Task<absl::StatusOr<std::string>> ReadAll(std::size_t limit);
 
   // Aborts whatever is in flight (closes the socket); pending operations
   // finish with kCancelled/CANCELLED. Call from the exchange's thread.

@@ -1,0 +1,41 @@
+#pragma once
+
+// The Asio types of the data plane's I/O threads. Included only by the Beast
+// translation units (client_session.cc, upstream_client.cc, http_server.cc).
+//
+// Each I/O thread runs its own io_context, so every socket, timer and
+// coroutine names that context's executor type instead of the type-erased
+// any_io_executor: each asynchronous operation then skips the executor's
+// indirect calls and copies.
+
+#include "boost/asio/as_tuple.hpp"
+#include "boost/asio/awaitable.hpp"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/use_awaitable.hpp"
+#include "boost/beast/core/tcp_stream.hpp"
+
+namespace llmproxy::dataplane {
+
+using IoExecutor = boost::asio::io_context::executor_type;
+
+// A coroutine on an I/O thread.
+template <typename T = void>
+using Task = boost::asio::awaitable<T, IoExecutor>;
+
+using TcpSocket =
+    boost::asio::basic_stream_socket<boost::asio::ip::tcp, IoExecutor>;
+using TcpAcceptor =
+    boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, IoExecutor>;
+using TcpResolver =
+    boost::asio::ip::basic_resolver<boost::asio::ip::tcp, IoExecutor>;
+using TcpStream =
+    boost::beast::basic_stream<boost::asio::ip::tcp, IoExecutor,
+                               boost::beast::unlimited_rate_policy>;
+
+// Completion token of an operation awaited in a Task: the error code comes
+// back as part of a tuple instead of being thrown.
+inline constexpr auto kUseTuple =
+    boost::asio::as_tuple(boost::asio::use_awaitable_t<IoExecutor>{});
+
+}  // namespace llmproxy::dataplane
