@@ -196,7 +196,7 @@ bool UsageReporter::SendSpool(Clock::time_point until) {
   return true;
 }
 
-bool UsageReporter::SendBatch(const std::vector<v1::UsageRecord>& records) {
+bool UsageReporter::SendBatch(std::vector<v1::UsageRecord>& records) {
   const std::string& address = options_.controlplane_addresses[address_index_];
   if (channels_.empty())
     channels_.resize(options_.controlplane_addresses.size());
@@ -213,7 +213,8 @@ bool UsageReporter::SendBatch(const std::vector<v1::UsageRecord>& records) {
   v1::ReportUsageRequest request;
   request.set_batch_id(next_batch_id_++);
   request.set_dataplane_id(options_.dataplane_id);
-  for (const auto& record : records) *request.add_records() = record;
+  request.mutable_records()->Reserve(static_cast<int>(records.size()));
+  for (auto& record : records) request.add_records()->Swap(&record);
 
   auto stream = stub->ReportUsage(&context);
   v1::ReportUsageResponse response;

@@ -81,7 +81,9 @@ class UsageReporter {
   // Sends spooled batches until the spool is empty, a send fails or
   // `until` passes. Returns false on a failed send.
   bool SendSpool(std::chrono::steady_clock::time_point until);
-  bool SendBatch(const std::vector<llmproxy::v1::UsageRecord>& records);
+  // Moves the records into the request (the spool still has them until the
+  // ack, so a failed send loses nothing).
+  bool SendBatch(std::vector<llmproxy::v1::UsageRecord>& records);
 
   const UsageReporterOptions options_;
   std::unique_ptr<UsageSpool> spool_;
