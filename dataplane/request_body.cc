@@ -472,6 +472,99 @@ std::optional<std::pair<std::size_t, std::size_t>> FindTopLevelMember(
   return found;
 }
 
+bool IsJsonSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+// End of text[0, end) without its trailing whitespace.
+std::size_t SkipSpaceBack(std::string_view text, std::size_t end) {
+  while (end > 0 && IsJsonSpace(text[end - 1])) --end;
+  return end;
+}
+
+// Index of the opening quote of the string literal whose closing quote is at
+// `close`, or npos. Inside a string every quote is escaped (an odd run of
+// backslashes before it), and the opening one is not: so it is the nearest
+// quote before `close` that is not escaped.
+std::size_t StringStartBack(std::string_view text, std::size_t close) {
+  std::size_t limit = close;
+  while (limit > 0) {
+    const void* hit = memrchr(text.data(), '"', limit);
+    if (hit == nullptr) break;
+    const std::size_t quote = static_cast<const char*>(hit) - text.data();
+    std::size_t run = quote;
+    while (run > 0 && text[run - 1] == '\\') --run;
+    if ((quote - run) % 2 == 0) return quote;
+    limit = quote;
+  }
+  return std::string_view::npos;
+}
+
+// Start of the JSON value that ends just before `end`, or npos.
+std::size_t ValueStartBack(std::string_view text, std::size_t end) {
+  if (end == 0) return std::string_view::npos;
+  const char last = text[end - 1];
+  if (last == '"') return StringStartBack(text, end - 1);
+  if (last == '}' || last == ']') {
+    int depth = 0;
+    for (std::size_t pos = end; pos > 0;) {
+      const char c = text[--pos];
+      if (c == '"') {
+        pos = StringStartBack(text, pos);
+        if (pos == std::string_view::npos) break;
+      } else if (c == '}' || c == ']') {
+        ++depth;
+      } else if ((c == '{' || c == '[') && --depth == 0) {
+        return pos;
+      }
+    }
+    return std::string_view::npos;
+  }
+  // Number, true, false, null.
+  std::size_t pos = end;
+  while (pos > 0) {
+    const char c = text[pos - 1];
+    if (c == ':' || c == ',' || c == '[' || c == '{' || IsJsonSpace(c)) break;
+    --pos;
+  }
+  return pos == end ? std::string_view::npos : pos;
+}
+
+// FindTopLevelMember from the end of the document: members are walked last
+// to first, so the last `key` is the first one met, and nothing before it is
+// read. Providers put "usage" at or near the end of an answer, so this reads
+// a few dozen bytes where the forward walk reads all of it. Works on
+// unvalidated input: malformed text gives nullopt (or a range the caller's
+// parser then rejects), never an access outside `body`.
+std::optional<std::pair<std::size_t, std::size_t>> FindLastTopLevelMember(
+    std::string_view body, std::string_view key) {
+  constexpr std::size_t npos = std::string_view::npos;
+  const std::size_t first = SkipSpace(body, 0);
+  if (first >= body.size() || body[first] != '{') return std::nullopt;
+  std::size_t end = SkipSpaceBack(body, body.size());
+  if (end <= first + 1 || body[end - 1] != '}') return std::nullopt;
+  --end;  // the closing brace
+  while (true) {
+    const std::size_t value_end = SkipSpaceBack(body, end);
+    if (value_end <= first + 1) return std::nullopt;  // "{}" or no member
+    const std::size_t value_start = ValueStartBack(body, value_end);
+    if (value_start == npos || value_start <= first) return std::nullopt;
+    std::size_t pos = SkipSpaceBack(body, value_start);
+    if (pos == 0 || body[pos - 1] != ':') return std::nullopt;
+    pos = SkipSpaceBack(body, pos - 1);
+    if (pos == 0 || body[pos - 1] != '"') return std::nullopt;
+    const std::size_t key_start = StringStartBack(body, pos - 1);
+    if (key_start == npos || key_start <= first) return std::nullopt;
+    if (KeyEquals(body.substr(key_start, pos - key_start), key)) {
+      return std::make_pair(value_start, value_end);
+    }
+    pos = SkipSpaceBack(body, key_start);
+    if (pos == first + 1) return std::nullopt;  // that was the first member
+    if (pos == 0 || body[pos - 1] != ',') return std::nullopt;
+    end = pos - 1;
+  }
+}
+
 }  // namespace
 
 std::optional<std::string> InjectIncludeUsage(std::string_view body) {
@@ -508,7 +601,7 @@ std::optional<std::string> InjectIncludeUsage(std::string_view body) {
 
 std::optional<TokenUsage> ExtractUsage(std::string_view body) {
   if (body.find("\"usage\"") == std::string_view::npos) return std::nullopt;
-  auto span = FindTopLevelMember(body, "usage");
+  auto span = FindLastTopLevelMember(body, "usage");
   if (!span.has_value() || span->second > body.size()) return std::nullopt;
   std::string_view value = body.substr(span->first, span->second - span->first);
   if (value.empty() || value.front() != '{') return std::nullopt;

@@ -1,5 +1,10 @@
 #include "dataplane/usage_record.h"
 
+#include <optional>
+#include <string>
+
+#include "boost/json/parse.hpp"
+#include "boost/json/value.hpp"
 #include "dataplane/request_body.h"
 #include "gtest/gtest.h"
 
@@ -138,6 +143,82 @@ TEST(ExtractUsage, ReadsOddNumbersAndKeysSafely) {
   EXPECT_EQ(usage->cached_tokens, 0);
   // A usage object that is not valid JSON is ignored.
   EXPECT_FALSE(ExtractUsage(R"({"usage":{"prompt_tokens":1,,}})").has_value());
+}
+
+TEST(ExtractUsage, FindsTheTopLevelUsageWhereverItIsAndTheLastOneWins) {
+  // Before other members, with a lookalike inside a later string.
+  auto usage = ExtractUsage(
+      R"({"usage":{"prompt_tokens":2,"completion_tokens":1},"id":"x",)"
+      R"("choices":[{"message":{"content":"\"usage\":{\"prompt_tokens\":99}"}}]})");
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->prompt_tokens, 2);
+  EXPECT_EQ(usage->completion_tokens, 1);
+  // A later string that ends in an escaped backslash, or holds brackets.
+  usage = ExtractUsage(
+      R"({"usage":{"prompt_tokens":5},"s":"a\\","t":"} ] { [","n":[1,{"usage":{"prompt_tokens":8}}]})");
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->prompt_tokens, 5);
+  // Repeated: the last one counts, as for a JSON parser that keeps the last.
+  usage = ExtractUsage(
+      R"({"usage":{"prompt_tokens":1},"usage":{"prompt_tokens":2}})");
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->prompt_tokens, 2);
+  // Pretty-printed, with whitespace everywhere and a trailing newline.
+  usage = ExtractUsage(
+      "{\n  \"id\" : \"x\" ,\n  \"usage\" : {\n    \"prompt_tokens\" : 3\n  } "
+      ",\n  \"done\" : true \n}\n");
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->prompt_tokens, 3);
+}
+
+TEST(ExtractUsage, RefusesADocumentThatIsNotOneObject) {
+  EXPECT_FALSE(ExtractUsage(R"(x{"usage":{"prompt_tokens":3}})").has_value());
+  EXPECT_FALSE(ExtractUsage(R"({"usage":{"prompt_tokens":3})").has_value());
+  EXPECT_FALSE(ExtractUsage(R"({"usage":{"prompt_tokens":3}}})").has_value());
+  EXPECT_FALSE(ExtractUsage(R"([{"usage":{"prompt_tokens":3}}])").has_value());
+  EXPECT_FALSE(ExtractUsage(R"({"usage":{"prompt_tokens":3}} x)").has_value());
+  EXPECT_FALSE(ExtractUsage(R"({"a":"}","usage")").has_value());
+}
+
+// What a complete parse of `doc` says the top-level usage's prompt_tokens is
+// (nullopt: not a JSON object with a usage object; 0 when that object has no
+// integer prompt_tokens).
+std::optional<int64_t> PromptTokensByFullParse(const std::string& doc) {
+  boost::json::error_code ec;
+  boost::json::value v = boost::json::parse(doc, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const boost::json::value* usage = v.as_object().if_contains("usage");
+  if (usage == nullptr || !usage->is_object()) return std::nullopt;
+  const boost::json::value* p = usage->as_object().if_contains("prompt_tokens");
+  return p != nullptr && p->is_int64() ? p->as_int64() : 0;
+}
+
+TEST(ExtractUsage, SurvivesEveryTruncationAndCorruptionOfAnAnswer) {
+  // Whatever a provider sends, the lookup stays inside the buffer (a stray
+  // read shows under valgrind or a sanitizer build) and, whenever the whole
+  // answer is valid JSON, agrees with a complete parse of it.
+  const std::string answer =
+      R"({"id":"c","choices":[{"message":{"content":"a \"q\" \\ } ]"}}],)"
+      R"("usage":{"prompt_tokens":4,"completion_tokens":16},"fp":"x"})";
+  ASSERT_TRUE(ExtractUsage(answer).has_value());
+  for (std::size_t n = 0; n < answer.size(); ++n) {
+    const std::string cut = answer.substr(0, n);
+    EXPECT_FALSE(ExtractUsage(cut).has_value()) << cut;
+  }
+  for (std::size_t i = 0; i < answer.size(); ++i) {
+    for (char c : {'"', '\\', '{', '}', '[', ']', ',', ':', ' '}) {
+      std::string bad = answer;
+      bad[i] = c;
+      auto usage = ExtractUsage(bad);
+      boost::json::error_code ec;
+      boost::json::parse(bad, ec);
+      if (!ec) {
+        auto expected = PromptTokensByFullParse(bad);
+        ASSERT_EQ(usage.has_value(), expected.has_value()) << bad;
+        if (expected) EXPECT_EQ(usage->prompt_tokens, *expected) << bad;
+      }
+    }
+  }
 }
 
 TEST(StripNullUsage, RemovesOnlyTheTopLevelNullUsage) {
