@@ -1,5 +1,6 @@
 #include "dataplane/usage/usage_reporter.h"
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "common/log.h"
+#include "dataplane/usage/report_usage_request.h"
 #include "llmproxy/v1/usage_service.grpc.pb.h"
 
 namespace llmproxy::dataplane {
@@ -196,7 +198,7 @@ bool UsageReporter::SendSpool(Clock::time_point until) {
   return true;
 }
 
-bool UsageReporter::SendBatch(std::vector<v1::UsageRecord>& records) {
+bool UsageReporter::SendBatch(const std::vector<std::string>& records) {
   const std::string& address = options_.controlplane_addresses[address_index_];
   if (channels_.empty())
     channels_.resize(options_.controlplane_addresses.size());
@@ -204,24 +206,55 @@ bool UsageReporter::SendBatch(std::vector<v1::UsageRecord>& records) {
   if (!channel) {
     channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   }
-  auto stub = v1::UsageService::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + options_.rpc_timeout);
   if (!options_.token.empty()) {
     context.AddMetadata("authorization", "Bearer " + options_.token);
   }
-  v1::ReportUsageRequest request;
-  request.set_batch_id(next_batch_id_++);
-  request.set_dataplane_id(options_.dataplane_id);
-  request.mutable_records()->Reserve(static_cast<int>(records.size()));
-  for (auto& record : records) request.add_records()->Swap(&record);
-
-  auto stream = stub->ReportUsage(&context);
-  v1::ReportUsageResponse response;
-  bool acked = stream->Write(request) && stream->WritesDone() &&
-               stream->Read(&response) &&
-               response.batch_id() == request.batch_id();
-  grpc::Status status = stream->Finish();
+  const uint64_t batch_id = next_batch_id_++;
+  // The spool's bytes go out as they are: the generic stub takes the
+  // request's wire form, so records are neither parsed nor serialized again.
+  grpc::Slice payload(
+      EncodeReportUsageRequest(batch_id, options_.dataplane_id, records));
+  grpc::ByteBuffer request(&payload, 1);
+  grpc::ByteBuffer reply;
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call = stub.PrepareCall(
+      &context,
+      "/" + std::string(v1::UsageService::service_full_name()) + "/ReportUsage",
+      &cq);
+  // One operation at a time, so the next event is the one just started.
+  void* const tag = &cq;
+  auto step = [&cq](auto&& start) {
+    start();
+    void* got = nullptr;
+    bool ok = false;
+    return cq.Next(&got, &ok) && ok;
+  };
+  bool acked = step([&] { call->StartCall(tag); }) &&
+               step([&] { call->Write(request, tag); }) &&
+               step([&] { call->WritesDone(tag); }) &&
+               step([&] { call->Read(&reply, tag); });
+  grpc::Status status;
+  step([&] { call->Finish(&status, tag); });
+  call.reset();
+  cq.Shutdown();
+  void* got = nullptr;
+  bool ok = false;
+  while (cq.Next(&got, &ok)) {
+  }
+  if (acked) {
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    v1::ReportUsageResponse response;
+    acked = reply.Dump(&slices).ok();
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+    acked = acked && response.ParseFromString(bytes) &&
+            response.batch_id() == batch_id;
+  }
   if (!status.ok() && !control_plane_down_) {
     log::Warn("usage batch not delivered",
               {{"address", address},

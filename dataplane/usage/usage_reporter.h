@@ -81,9 +81,9 @@ class UsageReporter {
   // Sends spooled batches until the spool is empty, a send fails or
   // `until` passes. Returns false on a failed send.
   bool SendSpool(std::chrono::steady_clock::time_point until);
-  // Moves the records into the request (the spool still has them until the
-  // ack, so a failed send loses nothing).
-  bool SendBatch(std::vector<llmproxy::v1::UsageRecord>& records);
+  // Sends serialized records (as the spool holds them) in one
+  // ReportUsageRequest; true once the control plane acked it.
+  bool SendBatch(const std::vector<std::string>& records);
 
   const UsageReporterOptions options_;
   std::unique_ptr<UsageSpool> spool_;

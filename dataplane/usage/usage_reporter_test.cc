@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "dataplane/usage/report_usage_request.h"
 #include "llmproxy/v1/usage_service.grpc.pb.h"
 
 namespace llmproxy::dataplane {
@@ -217,11 +218,67 @@ TEST(UsageSpool, CutsOffATornRecordAndKeepsTheWholeOnes) {
   auto spool = *UsageSpool::Open(path.string(), 1 << 20);
   auto batch = *spool->ReadUnacked(10);
   ASSERT_EQ(batch.records.size(), 2u);
-  EXPECT_EQ(batch.records[1].request_id(), "req-2");
+  v1::UsageRecord second;
+  ASSERT_TRUE(second.ParseFromString(batch.records[1]));
+  EXPECT_EQ(second.request_id(), "req-2");
   ASSERT_TRUE(spool->Ack(batch.end_offset).ok());
   EXPECT_FALSE(spool->has_unacked());
   std::filesystem::remove(path);
   std::filesystem::remove(path.string() + ".ack");
+}
+
+TEST(UsageSpool, ReadsBatchesAcrossItsReadChunksAndRecordsBiggerThanOne) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("chunked-spool-" + std::to_string(::getpid()));
+  std::filesystem::remove(path);
+  std::filesystem::remove(path.string() + ".ack");
+  auto spool = *UsageSpool::Open(path.string(), 64 << 20);
+  // ~1.2 MB of small records with one of ~300 KB in the middle: reads of
+  // 256 KiB end inside records, and one record is bigger than a read.
+  std::vector<v1::UsageRecord> records;
+  for (int i = 0; i < 12000; ++i) {
+    records.push_back(Record(i));
+    records.back().set_model(std::string(80, 'm'));
+    if (i == 6000) records.back().set_model(std::string(300 * 1024, 'x'));
+  }
+  ASSERT_TRUE(spool->Append(records).ok());
+  int next = 0;
+  while (spool->has_unacked()) {
+    auto batch = spool->ReadUnacked(1000);
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    ASSERT_FALSE(batch->records.empty());
+    ASSERT_LE(batch->records.size(), 1000u);
+    for (const std::string& bytes : batch->records) {
+      v1::UsageRecord r;
+      ASSERT_TRUE(r.ParseFromString(bytes));
+      ASSERT_EQ(r.request_id(), "req-" + std::to_string(next)) << "in order";
+      EXPECT_EQ(r.model().size(), next == 6000 ? 300u * 1024 : 80u);
+      ++next;
+    }
+    ASSERT_TRUE(spool->Ack(batch->end_offset).ok());
+  }
+  EXPECT_EQ(next, 12000);
+  std::filesystem::remove(path);
+  std::filesystem::remove(path.string() + ".ack");
+}
+
+TEST(ReportUsageRequest, EncodesWhatTheGeneratedCodeParses) {
+  std::vector<std::string> records;
+  for (int i = 0; i < 3; ++i) records.push_back(Record(i).SerializeAsString());
+  records.push_back("");  // an all-defaults record is zero bytes long
+  std::string wire = EncodeReportUsageRequest(1ull << 40, "dp-7", records);
+  v1::ReportUsageRequest request;
+  ASSERT_TRUE(request.ParseFromString(wire));
+  EXPECT_EQ(request.batch_id(), 1ull << 40);
+  EXPECT_EQ(request.dataplane_id(), "dp-7");
+  ASSERT_EQ(request.records_size(), 4);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(request.records(i).request_id(), "req-" + std::to_string(i));
+    EXPECT_EQ(request.records(i).prompt_tokens(), i);
+  }
+  EXPECT_EQ(request.records(3).request_id(), "");
+  // And the generated serializer writes the same bytes.
+  EXPECT_EQ(request.SerializeAsString(), wire);
 }
 
 }  // namespace

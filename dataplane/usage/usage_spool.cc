@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +17,8 @@ namespace {
 constexpr int kHeaderSize = 4;
 // A record never comes near this; a bigger length means a corrupt file.
 constexpr uint32_t kMaxRecordSize = 1 << 20;
+// What ReadUnacked reads at once (a bigger record is read whole).
+constexpr std::size_t kReadChunk = 256 * 1024;
 
 absl::Status ErrnoError(const std::string& what) {
   return absl::InternalError(what + ": " + std::strerror(errno));
@@ -123,22 +126,38 @@ absl::Status UsageSpool::Append(
 absl::StatusOr<UsageSpool::Batch> UsageSpool::ReadUnacked(int max_records) {
   Batch batch;
   int64_t offset = acked_;
-  char header[kHeaderSize];
-  std::string bytes;
+  // Many records per read: one pread for a whole batch, not two per record.
+  std::size_t chunk_size = kReadChunk;
+  std::string chunk;
   while (offset < size_ &&
          static_cast<int>(batch.records.size()) < max_records) {
-    if (!ReadFully(fd_, header, kHeaderSize, offset)) {
+    const auto want =
+        static_cast<std::size_t>(std::min<int64_t>(size_ - offset, chunk_size));
+    chunk.resize(want);
+    if (!ReadFully(fd_, chunk.data(), want, offset)) {
       return ErrnoError("cannot read usage spool");
     }
-    uint32_t len = DecodeLength(header);
-    bytes.resize(len);
-    if (!ReadFully(fd_, bytes.data(), len, offset + kHeaderSize)) {
-      return ErrnoError("cannot read usage spool");
+    std::size_t at = 0;
+    while (static_cast<int>(batch.records.size()) < max_records &&
+           at + kHeaderSize <= chunk.size()) {
+      const uint32_t len = DecodeLength(chunk.data() + at);
+      if (len > kMaxRecordSize) {
+        return absl::DataLossError("corrupt record in usage spool");
+      }
+      if (at + kHeaderSize + len > chunk.size()) {
+        // Cut by the end of the chunk: the next read starts here and holds
+        // it whole.
+        chunk_size = std::max<std::size_t>(chunk_size, kHeaderSize + len);
+        break;
+      }
+      batch.records.emplace_back(chunk, at + kHeaderSize, len);
+      at += kHeaderSize + len;
     }
-    if (!batch.records.emplace_back().ParseFromString(bytes)) {
+    if (at == 0 && want == static_cast<std::size_t>(size_ - offset)) {
+      // All that is left is not one whole record: Open checked otherwise.
       return absl::DataLossError("corrupt record in usage spool");
     }
-    offset += kHeaderSize + len;
+    offset += static_cast<int64_t>(at);
   }
   batch.end_offset = offset;
   return batch;

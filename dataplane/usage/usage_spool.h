@@ -31,7 +31,9 @@ class UsageSpool {
   absl::Status Append(const std::vector<llmproxy::v1::UsageRecord>& records);
 
   struct Batch {
-    std::vector<llmproxy::v1::UsageRecord> records;
+    // Serialized UsageRecords, oldest first, as they were appended: they go
+    // to the control plane as they are (EncodeReportUsageRequest).
+    std::vector<std::string> records;
     // Offset just past the last record read; pass it to Ack.
     int64_t end_offset = 0;
   };
