@@ -600,7 +600,6 @@ std::optional<std::string> InjectIncludeUsage(std::string_view body) {
 }
 
 std::optional<TokenUsage> ExtractUsage(std::string_view body) {
-  if (body.find("\"usage\"") == std::string_view::npos) return std::nullopt;
   auto span = FindLastTopLevelMember(body, "usage");
   if (!span.has_value() || span->second > body.size()) return std::nullopt;
   std::string_view value = body.substr(span->first, span->second - span->first);
