@@ -20,6 +20,8 @@
 
 namespace llmproxy::dataplane {
 
+using std::string_view_literals::operator""sv;
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -55,7 +57,7 @@ void CopyUpstreamHeaders(const http::fields& from, Message& to) {
 // Appends "Name: value\r\n".
 void AppendField(std::string& out, std::string_view name,
                  std::string_view value) {
-  out.append(name).append(": ").append(value).append("\r\n");
+  out.append(name).append(": "sv).append(value).append("\r\n"sv);
 }
 
 }  // namespace
@@ -500,12 +502,12 @@ Task<void> ClientSession::RelayWhole(int status) {
   };
   std::string head;
   head.reserve(512);
-  head.append("HTTP/1.1 ");
+  head.append("HTTP/1.1 "sv);
   char digits[24];
   auto [end, tec] = std::to_chars(digits, digits + sizeof digits, status);
   head.append(digits, end - digits).push_back(' ');
   head.append(http::obsolete_reason(static_cast<http::status>(status)));
-  head.append("\r\n");
+  head.append("\r\n"sv);
   for (const auto& field : exchange_->headers()) {
     std::string_view name = field.name_string();
     if (IsHopHeader(name) || ours(name)) continue;
@@ -528,7 +530,7 @@ Task<void> ClientSession::RelayWhole(int status) {
   end = std::to_chars(digits, digits + sizeof digits, body->size()).ptr;
   AppendField(head, "Content-Length", std::string_view(digits, end - digits));
   if (!keep_alive_) AppendField(head, "Connection", "close");
-  head.append("\r\n");
+  head.append("\r\n"sv);
   response_started_ = true;
   first_byte_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_)

@@ -18,6 +18,8 @@
 
 namespace llmproxy::dataplane {
 
+using std::string_view_literals::operator""sv;
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -191,9 +193,9 @@ std::string SerializeRequestHead(const UpstreamRequest& upstream,
   };
   std::string head;
   head.reserve(256 + upstream.target.size());
-  head.append("POST ").append(upstream.target).append(" HTTP/1.1\r\n");
+  head.append("POST "sv).append(upstream.target).append(" HTTP/1.1\r\n"sv);
   auto field = [&head](std::string_view name, std::string_view value) {
-    head.append(name).append(": ").append(value).append("\r\n");
+    head.append(name).append(": "sv).append(value).append("\r\n"sv);
   };
   if (!overridden("Host", 0)) field("Host", upstream.endpoint->HostHeader());
   if (!overridden("User-Agent", 0)) field("User-Agent", "llm-proxy");
@@ -215,7 +217,7 @@ std::string SerializeRequestHead(const UpstreamRequest& upstream,
   char length[24];
   auto [end, ec] = std::to_chars(length, length + sizeof length, body_size);
   field("Content-Length", std::string_view(length, end - length));
-  head.append("\r\n");
+  head.append("\r\n"sv);
   return head;
 }
 
