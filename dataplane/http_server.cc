@@ -23,7 +23,11 @@ using tcp = asio::ip::tcp;
 namespace {
 
 struct Worker {
-  asio::io_context io{1};
+  // One thread runs this context, and every operation on its sockets and
+  // timers starts on that thread (others only post to it), so the reactor's
+  // per-socket locks are dropped; the scheduler and descriptor registration
+  // (the acceptor on worker 0 registers sockets for all) stay locked.
+  asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   asio::executor_work_guard<asio::io_context::executor_type> guard{
       io.get_executor()};
   std::unique_ptr<UpstreamPool> pool;
