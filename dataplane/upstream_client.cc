@@ -1,6 +1,7 @@
 #include "dataplane/upstream_client.h"
 
 #include <openssl/ssl.h>
+#include <unistd.h>
 
 #include <array>
 #include <charconv>
@@ -99,6 +100,18 @@ Task<UpstreamFailure> Connect(UpstreamConnection& conn,
     co_return ConnectFailure(cec, cancelled);
   }
   beast::error_code ignored;
+  // The connect waited for writability, and Asio keeps a socket registered
+  // for what it once waited for: each ACK of a request would then wake the
+  // thread for nothing. Registered afresh, the socket waits for readability
+  // only (a write that cannot finish at once registers writability again).
+  if (auto fd = stream.socket().release(ignored); !ignored) {
+    stream.socket().assign(ep.protocol(), fd, ignored);
+    if (ignored) {
+      ::close(fd);
+      detail = "connect: " + ignored.message();
+      co_return UpstreamFailure::kConnect;
+    }
+  }
   // Small writes (one SSE event, one request) must leave at once.
   stream.socket().set_option(tcp::no_delay(true), ignored);
   // WriteNow needs a socket that never blocks (async operations are
