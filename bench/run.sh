@@ -12,7 +12,8 @@
 #   BENCH_TTFT_N            streamed requests per TTFT target (default 300)
 #   BENCH_TTFT_SLOW_N       the same for the paced stream (10 ms between chunks; default 50)
 #   BENCH_IDLE_CONNS        idle keep-alive connections for the memory test (default 10000)
-#   BENCH_SKIP              space-separated parts to skip: rps paced ttft idle
+#   BENCH_INSTR_N           requests counted for instructions per request (default 3000)
+#   BENCH_SKIP              space-separated parts to skip: rps paced ttft idle instr
 #   BENCH_OUT               output directory (default <repo>/bench/results/<UTC timestamp>)
 set -euo pipefail
 
@@ -26,6 +27,7 @@ THREADS=${BENCH_THREADS:-2}
 TTFT_N=${BENCH_TTFT_N:-300}
 TTFT_SLOW_N=${BENCH_TTFT_SLOW_N:-50}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
+INSTR_N=${BENCH_INSTR_N:-3000}
 SKIP=" ${BENCH_SKIP:-} "
 OUT=${BENCH_OUT:-$BENCH/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
@@ -50,6 +52,7 @@ trap cleanup EXIT
 need_apt=()
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx)
+[[ $SKIP == *" instr "* ]] || command -v callgrind_control >/dev/null || need_apt+=(valgrind)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]} with apt-get"
   SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
@@ -308,6 +311,66 @@ if [[ $SKIP != *" idle "* ]]; then
   sleep 2
   mapfile -t NGINX_PIDS < <(pgrep -P "$(cat "$WORK/nginx-proxy/nginx.pid")"; cat "$WORK/nginx-proxy/nginx.pid")
   idle_test nginx "$PROXY_FAST_PORT" /v1/models "" "${NGINX_PIDS[@]}"
+fi
+
+# ---------------------------------------------------------------------------- instructions
+# User-space instructions per proxied request, counted by callgrind over a fixed number of
+# requests (after a warm-up) in a second data plane, and in an nginx proxy for scale. Unlike
+# requests/s on shared cores, the count is the same run after run (to a few per mille), so a change
+# to the hot path shows; kernel work (system calls, TCP) is not in it. The data plane's count
+# includes all its threads: the usage reporter's batches to the control plane too.
+count_instructions() {  # target port model key command...
+  local target=$1 port=$2 model=$3 key=$4 pid json ir i code
+  shift 4
+  local url="http://127.0.0.1:$port/v1/chat/completions" out="$WORK/callgrind-$target.out"
+  env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN \
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$@" >"$WORK/callgrind-$target.log" 2>&1 &
+  pid=$!
+  for ((i = 0; i < 600; i++)); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' ${key:+-H "Authorization: Bearer $key"} -H 'content-type: application/json' \
+      -d "{\"model\":\"$model\",\"messages\":[]}" "$url" || true)
+    [[ $code == 200 ]] && break
+    sleep 0.1
+  done
+  [[ $code == 200 ]] || { log "instructions $target: not serving (HTTP $code)"; kill "$pid"; return 0; }
+  node "$BENCH/fixed_requests.mjs" "$url" "$model" "$key" 500 4 >/dev/null  # warm-up
+  callgrind_control -i on "$pid" >/dev/null
+  json=$(node "$BENCH/fixed_requests.mjs" "$url" "$model" "$key" "$INSTR_N" 4 | sed -n 's/^JSON //p')
+  callgrind_control -i off "$pid" >/dev/null
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  ir=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ && !v {gsub(",", "", $1); v = $1} END {print v}')
+  echo "{\"kind\":\"instructions\",\"target\":\"$target\",\"result\":{\"instructions\":${ir:-0},\"requests\":$json}}" >>"$RESULTS"
+  log "instructions $target: ${ir:-?} for $json"
+}
+if [[ $SKIP != *" instr "* ]]; then
+  CG_DP_PORT=$(free_port)
+  CG_DP_ADMIN=$(free_port)
+  CG_NGINX_PORT=$(free_port)
+  count_instructions dataplane-fast "$CG_DP_PORT" bench-fast "$VKEY" "$BIN_DIR/llm-proxy-dataplane" \
+    --listen-address "127.0.0.1:$CG_DP_PORT" --admin-address "127.0.0.1:$CG_DP_ADMIN" \
+    --controlplane-address "127.0.0.1:$CP_GRPC_PORT" --threads "$THREADS" --master-key "$MASTER" \
+    --snapshot-path "$WORK/dp-cg-snapshot.bin" --encryption-key "$ENC_KEY" --log-level warn
+  mkdir -p "$WORK/nginx-cg"
+  cat >"$WORK/nginx-cg/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/nginx-cg/nginx.pid;
+error_log $WORK/nginx-cg/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx-cg/body;
+  proxy_temp_path $WORK/nginx-cg/proxy;
+  fastcgi_temp_path $WORK/nginx-cg/fastcgi;
+  uwsgi_temp_path $WORK/nginx-cg/uwsgi;
+  scgi_temp_path $WORK/nginx-cg/scgi;
+  upstream fast { server 127.0.0.1:$FAST_PORT; keepalive 256; }
+  server { listen 127.0.0.1:$CG_NGINX_PORT;
+    location / { proxy_pass http://fast; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+}
+EOF
+  count_instructions nginx-fast "$CG_NGINX_PORT" gpt-4o-mini "" "$NGINX" -c "$WORK/nginx-cg/nginx.conf" -p "$WORK/nginx-cg"
 fi
 
 cp "$WORK/dp.log" "$OUT/dataplane.log" 2>/dev/null || true

@@ -65,4 +65,16 @@ if (idle.length) {
   }
   out.push('');
 }
+const instr = rows.filter((r) => r.kind === 'instructions');
+if (instr.length) {
+  out.push('## User-space instructions per request (callgrind, fixed request count, 4 connections)', '');
+  out.push('| target | requests | non-2xx | instructions | per request |');
+  out.push('|---|---:|---:|---:|---:|');
+  for (const r of instr) {
+    const x = r.result;
+    const n = x.requests?.requests ?? 0;
+    out.push(`| ${r.target} | ${n} | ${x.requests?.non2xx ?? ''} | ${x.instructions} | ${n > 0 ? Math.round(x.instructions / n) : ''} |`);
+  }
+  out.push('');
+}
 console.log(out.join('\n'));
