@@ -99,8 +99,8 @@ void ClientSession::Abort() {
 Task<void> ClientSession::Run() {
   beast::error_code ec;
   stream_.socket().set_option(tcp::no_delay(true), ec);
-  // The client watch reads with read_some after a readiness wait: it must
-  // never block the thread. (Asynchronous operations are unaffected.)
+  // WriteNow writes from the coroutine itself: the socket must never block
+  // the thread. (Asynchronous operations are unaffected.)
   stream_.socket().non_blocking(true, ec);
   try {
     while (!settings_.stopping.load()) {

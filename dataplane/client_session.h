@@ -93,8 +93,8 @@ class ClientSession {
   // Watch the client socket while a request is upstream: if the client
   // disconnects, the upstream exchange is cancelled; bytes of a pipelined
   // next request stay in the socket. A plain completion handler on a peek,
-  // not a second coroutine: no frames, no parallel group, and no system call
-  // per request.
+  // not a second coroutine: no frames, no parallel group, and no epoll_ctl
+  // per request (Asio tries the peek once, then waits for readability).
   void StartWatch();
   void StopWatch();
   void ArmWatch();

@@ -99,19 +99,20 @@ Task<UpstreamFailure> Connect(UpstreamConnection& conn,
     detail = "connect: " + cec.message();
     co_return ConnectFailure(cec, cancelled);
   }
-  beast::error_code ignored;
   // The connect waited for writability, and Asio keeps a socket registered
   // for what it once waited for: each ACK of a request would then wake the
   // thread for nothing. Registered afresh, the socket waits for readability
   // only (a write that cannot finish at once registers writability again).
-  if (auto fd = stream.socket().release(ignored); !ignored) {
-    stream.socket().assign(ep.protocol(), fd, ignored);
-    if (ignored) {
+  beast::error_code register_ec;
+  if (auto fd = stream.socket().release(register_ec); !register_ec) {
+    stream.socket().assign(ep.protocol(), fd, register_ec);
+    if (register_ec) {
       ::close(fd);
-      detail = "connect: " + ignored.message();
+      detail = "connect: " + register_ec.message();
       co_return UpstreamFailure::kConnect;
     }
   }
+  beast::error_code ignored;
   // Small writes (one SSE event, one request) must leave at once.
   stream.socket().set_option(tcp::no_delay(true), ignored);
   // WriteNow needs a socket that never blocks (async operations are
