@@ -73,10 +73,11 @@ ulimit -n "$(ulimit -Hn)" || true
 log "open files limit: $(ulimit -n)"
 
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-wait_http() {  # url [expected status] [seconds]
+wait_http() {  # url [expected status] [seconds] [curl options...]
   local url=$1 want=${2:-200} secs=${3:-20} i
+  shift $(($# < 3 ? $# : 3))
   for ((i = 0; i < secs * 20; i++)); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "$url" || true) == "$want" ]] && return 0
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "$@" "$url" || true) == "$want" ]] && return 0
     sleep 0.05
   done
   echo "timeout waiting for $url" >&2; return 1
@@ -169,11 +170,17 @@ cli model add --name bench-node-slow --remote fake-chunkdelay10 --conn-id "$CN_N
 VK_ID=$(cli vkey add --name bench --key "$VKEY" --conn-id "$CN_FAST" | jid)
 cli assignment add --vkey-id "$VK_ID" --conn-id "$CN_NODE" >/dev/null
 
+# The data plane's command line for port $1, admin port $2 and snapshot name $3 (the main one, and
+# fresh ones for the idle-memory and instruction counts), in DP_CMD.
+dataplane_cmd() {
+  DP_CMD=("$BIN_DIR/llm-proxy-dataplane" --listen-address "127.0.0.1:$1" --admin-address "127.0.0.1:$2"
+    --controlplane-address "127.0.0.1:$CP_GRPC_PORT" --threads "$THREADS" --master-key "$MASTER"
+    --snapshot-path "$WORK/$3.bin" --encryption-key "$ENC_KEY" --log-level warn)
+}
+
 log "starting llm-proxy-dataplane (--threads $THREADS) on $DP_PORT"
-env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN \
-  "$BIN_DIR/llm-proxy-dataplane" --listen-address "127.0.0.1:$DP_PORT" --admin-address "127.0.0.1:$DP_ADMIN_PORT" \
-  --controlplane-address "127.0.0.1:$CP_GRPC_PORT" --threads "$THREADS" --master-key "$MASTER" \
-  --snapshot-path "$WORK/dp-snapshot.bin" --encryption-key "$ENC_KEY" --log-level warn >"$WORK/dp.log" 2>&1 &
+dataplane_cmd "$DP_PORT" "$DP_ADMIN_PORT" dp-snapshot
+env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN "${DP_CMD[@]}" >"$WORK/dp.log" 2>&1 &
 DP_PID=$!
 PIDS+=($DP_PID)
 wait_http "http://127.0.0.1:$DP_ADMIN_PORT/readyz"
@@ -307,7 +314,17 @@ idle_test() {  # target port path key pids...
   log "idle $target: $ready established=$established rss ${before} kB -> ${after} kB"
 }
 if [[ $SKIP != *" idle "* ]]; then
-  idle_test dataplane "$DP_PORT" /v1/models "$VKEY" "$DP_PID"
+  # A fresh data plane: after the load cells the first one's allocator holds freed memory that new
+  # connections would reuse, which hides what they cost.
+  IDLE_DP_PORT=$(free_port)
+  IDLE_DP_ADMIN=$(free_port)
+  dataplane_cmd "$IDLE_DP_PORT" "$IDLE_DP_ADMIN" dp-idle-snapshot
+  env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN "${DP_CMD[@]}" >"$WORK/dp-idle.log" 2>&1 &
+  IDLE_DP_PID=$!
+  PIDS+=($IDLE_DP_PID)
+  wait_http "http://127.0.0.1:$IDLE_DP_PORT/v1/models" 200 20 -H "Authorization: Bearer $VKEY"
+  idle_test dataplane "$IDLE_DP_PORT" /v1/models "$VKEY" "$IDLE_DP_PID"
+  kill "$IDLE_DP_PID"
   sleep 2
   mapfile -t NGINX_PIDS < <(pgrep -P "$(cat "$WORK/nginx-proxy/nginx.pid")"; cat "$WORK/nginx-proxy/nginx.pid")
   idle_test nginx "$PROXY_FAST_PORT" /v1/models "" "${NGINX_PIDS[@]}"
@@ -346,10 +363,8 @@ if [[ $SKIP != *" instr "* ]]; then
   CG_DP_PORT=$(free_port)
   CG_DP_ADMIN=$(free_port)
   CG_NGINX_PORT=$(free_port)
-  count_instructions dataplane-fast "$CG_DP_PORT" bench-fast "$VKEY" "$BIN_DIR/llm-proxy-dataplane" \
-    --listen-address "127.0.0.1:$CG_DP_PORT" --admin-address "127.0.0.1:$CG_DP_ADMIN" \
-    --controlplane-address "127.0.0.1:$CP_GRPC_PORT" --threads "$THREADS" --master-key "$MASTER" \
-    --snapshot-path "$WORK/dp-cg-snapshot.bin" --encryption-key "$ENC_KEY" --log-level warn
+  dataplane_cmd "$CG_DP_PORT" "$CG_DP_ADMIN" dp-cg-snapshot
+  count_instructions dataplane-fast "$CG_DP_PORT" bench-fast "$VKEY" "${DP_CMD[@]}"
   mkdir -p "$WORK/nginx-cg"
   cat >"$WORK/nginx-cg/nginx.conf" <<EOF
 daemon off;
