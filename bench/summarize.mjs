@@ -15,66 +15,54 @@ out.push(`${machine.cpu}, ${machine.cores} cores, ${(machine.mem_total_kb / 1048
   `${machine.duration_s} s per run, data plane --threads ${machine.threads}, nginx proxy workers ${machine.threads}; ` +
   `load average at start ${machine.load_avg_at_start}.`, '');
 
-const pauseOf = (r) => r.pause_ms ?? 0;
-const rps = rows.filter((r) => r.kind === 'rps');
-const rpsTable = (title, list) => {
+// One Markdown table: `columns` are header names (a leading '<' aligns left, the rest align
+// right); `cells` maps an item of `list` to its row. Nothing when the list is empty.
+const table = (title, columns, list, cells) => {
   if (!list.length) return;
   out.push(title, '');
-  out.push('| target | conc | pause ms | req/s | p50 ms | p90 ms | p99 ms | added p50 vs direct ms | added p99 ms | errors | non-2xx | target CPU µs/req |');
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  const direct = (r) => {
-    const base = r.target.endsWith('-node') ? 'direct-node' : 'direct-fast';
-    return rps.find((d) => d.target === base && d.concurrency === r.concurrency && pauseOf(d) === pauseOf(r))?.result;
-  };
-  for (const r of list) {
-    const d = direct(r);
-    const isDirect = r.target.startsWith('direct');
-    const x = r.result;
-    out.push(`| ${r.target} | ${r.concurrency} | ${pauseOf(r)} | ${x.rps.toFixed(0)} | ${ms(x.p50_us)} | ${ms(x.p90_us)} | ${ms(x.p99_us)} | ` +
-      `${isDirect || !d ? '' : ms(x.p50_us - d.p50_us)} | ${isDirect || !d ? '' : ms(x.p99_us - d.p99_us)} | ${x.socket_errors} | ${x.non2xx} | ` +
-      `${r.cpu_ticks !== undefined && x.requests > 0 ? ((r.cpu_ticks * 10000) / x.requests).toFixed(1) : ''} |`);
-  }
+  out.push(`| ${columns.map((c) => c.replace(/^</, '')).join(' | ')} |`);
+  out.push(`|${columns.map((c) => (c.startsWith('<') ? '---' : '---:')).join('|')}|`);
+  for (const item of list) out.push(`| ${cells(item).join(' | ')} |`);
   out.push('');
 };
-rpsTable('## Requests/s and latency at full load (non-streamed chat completion, wrk -t1, keep-alive)',
-  rps.filter((r) => pauseOf(r) === 0));
-rpsTable('## Latency at moderate load (the same, each connection pausing after every answer)',
-  rps.filter((r) => pauseOf(r) > 0));
 
-const ttft = rows.filter((r) => r.kind === 'ttft');
-if (ttft.length) {
-  out.push('## Time to first token (streamed chat, Node fake upstream, sequential requests; *-paced: 10 ms between chunks)', '');
-  out.push('| target | n | p50 ms | p90 ms | p99 ms | mean ms | whole stream p50 ms |');
-  out.push('|---|---:|---:|---:|---:|---:|---:|');
-  for (const r of ttft) {
-    const x = r.result;
-    out.push(`| ${r.target} | ${x.n} | ${x.p50_ms} | ${x.p90_ms} | ${x.p99_ms} | ${x.mean_ms} | ${x.total_p50_ms} |`);
-  }
-  out.push('');
-}
+const pauseOf = (r) => r.pause_ms ?? 0;
+const rps = rows.filter((r) => r.kind === 'rps');
+const direct = (r) => {
+  const base = r.target.endsWith('-node') ? 'direct-node' : 'direct-fast';
+  return rps.find((d) => d.target === base && d.concurrency === r.concurrency && pauseOf(d) === pauseOf(r))?.result;
+};
+const rpsColumns = ['<target', 'conc', 'pause ms', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'added p50 vs direct ms',
+  'added p99 ms', 'errors', 'non-2xx', 'target CPU µs/req'];
+const rpsCells = (r) => {
+  const d = r.target.startsWith('direct') ? undefined : direct(r);
+  const x = r.result;
+  return [r.target, r.concurrency, pauseOf(r), x.rps.toFixed(0), ms(x.p50_us), ms(x.p90_us), ms(x.p99_us),
+    d ? ms(x.p50_us - d.p50_us) : '', d ? ms(x.p99_us - d.p99_us) : '', x.socket_errors, x.non2xx,
+    r.cpu_ticks !== undefined && x.requests > 0 ? ((r.cpu_ticks * 10000) / x.requests).toFixed(1) : ''];
+};
+table('## Requests/s and latency at full load (non-streamed chat completion, wrk -t1, keep-alive)',
+  rpsColumns, rps.filter((r) => pauseOf(r) === 0), rpsCells);
+table('## Latency at moderate load (the same, each connection pausing after every answer)',
+  rpsColumns, rps.filter((r) => pauseOf(r) > 0), rpsCells);
 
-const idle = rows.filter((r) => r.kind === 'idle');
-if (idle.length) {
-  out.push('## Resident memory with idle keep-alive connections', '');
-  out.push('| server | connections asked | client says | established (server side) | RSS before MiB | RSS with them MiB | per connection KiB |');
-  out.push('|---|---:|---|---:|---:|---:|---:|');
-  for (const r of idle) {
-    const x = r.result;
-    const per = x.established_server_side > 0 ? ((x.rss_after_kb - x.rss_before_kb) / x.established_server_side).toFixed(2) : '';
-    out.push(`| ${r.target} | ${x.connections} | ${x.client} | ${x.established_server_side} | ${(x.rss_before_kb / 1024).toFixed(1)} | ${(x.rss_after_kb / 1024).toFixed(1)} | ${per} |`);
-  }
-  out.push('');
-}
-const instr = rows.filter((r) => r.kind === 'instructions');
-if (instr.length) {
-  out.push('## User-space instructions per request (callgrind, fixed request count, 4 connections)', '');
-  out.push('| target | requests | non-2xx | instructions | per request |');
-  out.push('|---|---:|---:|---:|---:|');
-  for (const r of instr) {
-    const x = r.result;
+table('## Time to first token (streamed chat, Node fake upstream, sequential requests; *-paced: 10 ms between chunks)',
+  ['<target', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'mean ms', 'whole stream p50 ms'],
+  rows.filter((r) => r.kind === 'ttft'),
+  ({ target, result: x }) => [target, x.n, x.p50_ms, x.p90_ms, x.p99_ms, x.mean_ms, x.total_p50_ms]);
+
+table('## Resident memory with idle keep-alive connections (a fresh data plane)',
+  ['<server', 'connections asked', '<client says', 'established (server side)', 'RSS before MiB', 'RSS with them MiB', 'per connection KiB'],
+  rows.filter((r) => r.kind === 'idle'),
+  ({ target, result: x }) => [target, x.connections, x.client, x.established_server_side, (x.rss_before_kb / 1024).toFixed(1),
+    (x.rss_after_kb / 1024).toFixed(1),
+    x.established_server_side > 0 ? ((x.rss_after_kb - x.rss_before_kb) / x.established_server_side).toFixed(2) : '']);
+
+table('## User-space instructions per request (callgrind, fixed request count, 4 connections)',
+  ['<target', 'requests', 'non-2xx', 'instructions', 'per request'],
+  rows.filter((r) => r.kind === 'instructions'),
+  ({ target, result: x }) => {
     const n = x.requests?.requests ?? 0;
-    out.push(`| ${r.target} | ${n} | ${x.requests?.non2xx ?? ''} | ${x.instructions} | ${n > 0 ? Math.round(x.instructions / n) : ''} |`);
-  }
-  out.push('');
-}
+    return [target, n, x.requests?.non2xx ?? '', x.instructions, n > 0 ? Math.round(x.instructions / n) : ''];
+  });
 console.log(out.join('\n'));

@@ -201,11 +201,24 @@ TEST_F(UsageReporterTest, AFullSpoolDropsAndCountsRecords) {
   EXPECT_GT(dropped, 0);
 }
 
+// A spool path in the temp directory, with no spool there before or after.
+struct TempSpool {
+  explicit TempSpool(const std::string& name)
+      : path(std::filesystem::temp_directory_path() /
+             (name + "-" + std::to_string(::getpid()))) {
+    Remove();
+  }
+  ~TempSpool() { Remove(); }
+  void Remove() const {
+    std::filesystem::remove(path);
+    std::filesystem::remove(path.string() + ".ack");
+  }
+  std::filesystem::path path;
+};
+
 TEST(UsageSpool, CutsOffATornRecordAndKeepsTheWholeOnes) {
-  auto path = std::filesystem::temp_directory_path() /
-              ("torn-spool-" + std::to_string(::getpid()));
-  std::filesystem::remove(path);
-  std::filesystem::remove(path.string() + ".ack");
+  TempSpool temp("torn-spool");
+  const std::filesystem::path& path = temp.path;
   {
     auto spool = *UsageSpool::Open(path.string(), 1 << 20);
     ASSERT_TRUE(spool->Append({Record(1), Record(2)}).ok());
@@ -223,16 +236,11 @@ TEST(UsageSpool, CutsOffATornRecordAndKeepsTheWholeOnes) {
   EXPECT_EQ(second.request_id(), "req-2");
   ASSERT_TRUE(spool->Ack(batch.end_offset).ok());
   EXPECT_FALSE(spool->has_unacked());
-  std::filesystem::remove(path);
-  std::filesystem::remove(path.string() + ".ack");
 }
 
 TEST(UsageSpool, ReadsBatchesAcrossItsReadChunksAndRecordsBiggerThanOne) {
-  auto path = std::filesystem::temp_directory_path() /
-              ("chunked-spool-" + std::to_string(::getpid()));
-  std::filesystem::remove(path);
-  std::filesystem::remove(path.string() + ".ack");
-  auto spool = *UsageSpool::Open(path.string(), 64 << 20);
+  TempSpool temp("chunked-spool");
+  auto spool = *UsageSpool::Open(temp.path.string(), 64 << 20);
   // ~1.2 MB of small records with one of ~300 KB in the middle: reads of
   // 256 KiB end inside records, and one record is bigger than a read.
   std::vector<v1::UsageRecord> records;
@@ -258,8 +266,6 @@ TEST(UsageSpool, ReadsBatchesAcrossItsReadChunksAndRecordsBiggerThanOne) {
     ASSERT_TRUE(spool->Ack(batch->end_offset).ok());
   }
   EXPECT_EQ(next, 12000);
-  std::filesystem::remove(path);
-  std::filesystem::remove(path.string() + ".ack");
 }
 
 TEST(ReportUsageRequest, EncodesWhatTheGeneratedCodeParses) {
