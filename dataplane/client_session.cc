@@ -692,15 +692,14 @@ void ClientSession::Finish(int status) {
        {"virtual_key_id", key_id_},
        {"latency_ms", std::to_string(static_cast<int64_t>(seconds * 1000))}});
   if (inference_ && settings_.on_usage) {
-    // The request is over: its strings move into the record.
     RequestSummary summary;
-    summary.request_id = std::move(request_id_);
-    summary.virtual_key_id = std::move(key_id_);
-    summary.model = std::move(model_);
-    summary.remote_model = std::move(remote_model_);
-    summary.connection_id = std::move(connection_id_);
-    summary.assignment_id = std::move(assignment_id_);
-    summary.endpoint = std::move(path_);
+    summary.request_id = request_id_;
+    summary.virtual_key_id = key_id_;
+    summary.model = model_;
+    summary.remote_model = remote_model_;
+    summary.connection_id = connection_id_;
+    summary.assignment_id = assignment_id_;
+    summary.endpoint = path_;
     summary.http_status = status;
     summary.refused = refused_;
     summary.client_abandoned = client_gone_;
@@ -712,7 +711,7 @@ void ClientSession::Finish(int status) {
     summary.start_time = started_wall_;
     summary.latency_ms = seconds * 1000;
     summary.ttft_ms = first_byte_seconds_ < 0 ? 0 : first_byte_seconds_ * 1000;
-    settings_.on_usage(MakeUsageRecord(std::move(summary), settings_.node_id));
+    settings_.on_usage(SerializeUsageRecord(summary, settings_.node_id));
   }
 }
 

@@ -38,8 +38,8 @@ struct SessionSettings {
   std::size_t max_upstream_body_bytes = 64 << 20;
   DataplaneMetrics* metrics = nullptr;  // optional
   // Receives the usage record of every finished request to an inference
-  // endpoint (optional; must not block).
-  std::function<void(llmproxy::v1::UsageRecord)> on_usage;
+  // endpoint, serialized (optional; must not block).
+  std::function<void(std::string)> on_usage;
   // The data plane's node id (UsageRecord.dataplane_id).
   std::string node_id;
   std::atomic<bool> stopping{false};

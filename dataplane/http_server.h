@@ -11,10 +11,6 @@
 #include "dataplane/request_handler.h"
 #include "dataplane/snapshot_holder.h"
 
-namespace llmproxy::v1 {
-class UsageRecord;
-}  // namespace llmproxy::v1
-
 namespace llmproxy::dataplane {
 
 class DataplaneMetrics;
@@ -30,9 +26,10 @@ struct HttpServerOptions {
   HandlerOptions handler;
   // Optional; must outlive the server.
   DataplaneMetrics* metrics = nullptr;
-  // Receives the usage record of every finished inference request
-  // (optional; called on I/O threads, must not block).
-  std::function<void(llmproxy::v1::UsageRecord)> on_usage;
+  // Receives the usage record of every finished inference request, as a
+  // serialized llmproxy.v1.UsageRecord (optional; called on I/O threads,
+  // must not block).
+  std::function<void(std::string)> on_usage;
   // UsageRecord.dataplane_id.
   std::string node_id;
 };

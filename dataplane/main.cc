@@ -184,8 +184,8 @@ int Serve(const Flags& flags) {
   options.metrics = &metrics;
   options.node_id = sub.node_id;
   if (usage != nullptr) {
-    options.on_usage = [reporter = usage.get()](llmproxy::v1::UsageRecord r) {
-      reporter->Enqueue(std::move(r));
+    options.on_usage = [reporter = usage.get()](std::string record) {
+      reporter->Enqueue(std::move(record));
     };
   }
   HttpServer server(options, holder);

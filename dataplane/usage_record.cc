@@ -1,9 +1,69 @@
 #include "dataplane/usage_record.h"
 
+#include <cstring>
 #include <string>
-#include <utility>
+
+#include "llmproxy/v1/usage_service.pb.h"
 
 namespace llmproxy::dataplane {
+namespace {
+
+// Appends protobuf wire-format fields to a string. Proto3 semantics: a
+// scalar field holding its default value (0, "", false) is not written.
+class ProtoWriter {
+ public:
+  explicit ProtoWriter(std::string& out) : out_(out) {}
+
+  void String(int field, std::string_view value) {
+    if (!value.empty()) Bytes(field, value);
+  }
+  // Length-delimited, written even when empty (an embedded message).
+  void Bytes(int field, std::string_view value) {
+    Tag(field, kLengthDelimited);
+    Varint(value.size());
+    out_.append(value);
+  }
+  // int32 and int64 alike: a negative value is its 64-bit two's complement.
+  void Int64(int field, int64_t value) {
+    if (value == 0) return;
+    Tag(field, kVarint);
+    Varint(static_cast<uint64_t>(value));
+  }
+  void Bool(int field, bool value) {
+    if (!value) return;
+    Tag(field, kVarint);
+    out_.push_back(1);
+  }
+  void Double(int field, double value) {
+    uint64_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    if (bits == 0) return;
+    Tag(field, kFixed64);
+    for (int i = 0; i < 8; ++i) {
+      out_.push_back(static_cast<char>(bits >> (8 * i)));
+    }
+  }
+
+ private:
+  static constexpr uint32_t kVarint = 0;
+  static constexpr uint32_t kFixed64 = 1;
+  static constexpr uint32_t kLengthDelimited = 2;
+
+  void Tag(int field, uint32_t wire_type) {
+    Varint(static_cast<uint64_t>(field) << 3 | wire_type);
+  }
+  void Varint(uint64_t value) {
+    while (value >= 0x80) {
+      out_.push_back(static_cast<char>(value | 0x80));
+      value >>= 7;
+    }
+    out_.push_back(static_cast<char>(value));
+  }
+
+  std::string& out_;
+};
+
+}  // namespace
 
 std::string_view UsageStatus(const RequestSummary& s) {
   if (s.client_abandoned) return "client_abandoned";
@@ -17,40 +77,42 @@ std::string_view UsageStatus(const RequestSummary& s) {
   return "upstream_error";
 }
 
-llmproxy::v1::UsageRecord MakeUsageRecord(const RequestSummary& s,
-                                          std::string_view dataplane_id) {
-  return MakeUsageRecord(RequestSummary(s), dataplane_id);
-}
-
-llmproxy::v1::UsageRecord MakeUsageRecord(RequestSummary&& s,
-                                          std::string_view dataplane_id) {
-  llmproxy::v1::UsageRecord r;
-  r.set_request_id(std::move(s.request_id));
-  r.set_virtual_key_id(std::move(s.virtual_key_id));
-  r.set_model(std::move(s.model));
-  r.set_remote_model(std::move(s.remote_model));
-  r.set_connection_id(std::move(s.connection_id));
-  r.set_assignment_id(std::move(s.assignment_id));
-  r.set_dataplane_id(std::string(dataplane_id));
-  r.set_prompt_tokens(s.prompt_tokens);
-  r.set_completion_tokens(s.completion_tokens);
-  r.set_cached_tokens(s.cached_tokens);
-  r.set_cost_usd(s.cost_usd);
-  r.set_http_status(s.http_status);
-  r.set_status(std::string(UsageStatus(s)));
-  r.set_latency_ms(s.latency_ms);
-  r.set_ttft_ms(s.ttft_ms);
+std::string SerializeUsageRecord(const RequestSummary& s,
+                                 std::string_view dataplane_id) {
+  using Record = llmproxy::v1::UsageRecord;
+  std::string out;
+  out.reserve(192 + s.request_id.size() + s.model.size() +
+              s.remote_model.size() + s.endpoint.size());
+  ProtoWriter w(out);
+  w.String(Record::kRequestIdFieldNumber, s.request_id);
+  w.String(Record::kVirtualKeyIdFieldNumber, s.virtual_key_id);
+  w.String(Record::kModelFieldNumber, s.model);
+  w.String(Record::kRemoteModelFieldNumber, s.remote_model);
+  w.String(Record::kConnectionIdFieldNumber, s.connection_id);
+  w.String(Record::kAssignmentIdFieldNumber, s.assignment_id);
+  w.String(Record::kDataplaneIdFieldNumber, dataplane_id);
+  w.Int64(Record::kPromptTokensFieldNumber, s.prompt_tokens);
+  w.Int64(Record::kCompletionTokensFieldNumber, s.completion_tokens);
+  w.Int64(Record::kCachedTokensFieldNumber, s.cached_tokens);
+  w.Double(Record::kCostUsdFieldNumber, s.cost_usd);
+  w.Int64(Record::kHttpStatusFieldNumber, s.http_status);
+  w.String(Record::kStatusFieldNumber, UsageStatus(s));
+  w.Double(Record::kLatencyMsFieldNumber, s.latency_ms);
+  w.Double(Record::kTtftMsFieldNumber, s.ttft_ms);
+  // google.protobuf.Timestamp {seconds = 1, nanos = 2}, always present.
   const auto since_epoch = s.start_time.time_since_epoch();
   const auto seconds =
       std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-  r.mutable_start_time()->set_seconds(seconds.count());
-  r.mutable_start_time()->set_nanos(
-      static_cast<int32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               since_epoch - seconds)
-                               .count()));
-  r.set_streamed(s.streamed);
-  r.set_endpoint(std::move(s.endpoint));
-  return r;
+  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      since_epoch - seconds);
+  std::string timestamp;
+  ProtoWriter t(timestamp);
+  t.Int64(1, seconds.count());
+  t.Int64(2, nanos.count());
+  w.Bytes(Record::kStartTimeFieldNumber, timestamp);
+  w.Bool(Record::kStreamedFieldNumber, s.streamed);
+  w.String(Record::kEndpointFieldNumber, s.endpoint);
+  return out;
 }
 
 }  // namespace llmproxy::dataplane

@@ -10,19 +10,19 @@
 #include <string_view>
 
 #include "dataplane/limits/admission.h"
-#include "llmproxy/v1/usage_service.pb.h"
 
 namespace llmproxy::dataplane {
 
-// Everything a finished request contributes to its usage record.
+// Everything a finished request contributes to its usage record. The strings
+// are views of the request's own state, read while the record is written.
 struct RequestSummary {
-  std::string request_id;
-  std::string virtual_key_id;  // empty: master key or not authenticated
-  std::string model;           // alias the client asked for
-  std::string remote_model;    // model sent upstream
-  std::string connection_id;   // empty when no provider was reached
-  std::string assignment_id;
-  std::string endpoint;  // e.g. "/v1/chat/completions"
+  std::string_view request_id;
+  std::string_view virtual_key_id;  // empty: master key or not authenticated
+  std::string_view model;           // alias the client asked for
+  std::string_view remote_model;    // model sent upstream
+  std::string_view connection_id;   // empty when no provider was reached
+  std::string_view assignment_id;
+  std::string_view endpoint;  // e.g. "/v1/chat/completions"
   int http_status = 0;
   // Set when a limit refused the request (429 from the data plane).
   std::optional<LimitKind> refused;
@@ -44,10 +44,12 @@ struct RequestSummary {
 // "upstream_error" for 5xx.
 std::string_view UsageStatus(const RequestSummary& summary);
 
-llmproxy::v1::UsageRecord MakeUsageRecord(const RequestSummary& summary,
-                                          std::string_view dataplane_id);
-// The same, moving the summary's strings into the record.
-llmproxy::v1::UsageRecord MakeUsageRecord(RequestSummary&& summary,
-                                          std::string_view dataplane_id);
+// The request's llmproxy.v1.UsageRecord in its wire form, written straight
+// from the summary: byte for byte what the generated serializer writes for the
+// same record, without building the message (one allocation, instead of one
+// per string field and as many frees later). The reporter spools these bytes
+// and sends them as they are.
+std::string SerializeUsageRecord(const RequestSummary& summary,
+                                 std::string_view dataplane_id);
 
 }  // namespace llmproxy::dataplane

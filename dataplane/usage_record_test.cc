@@ -7,6 +7,7 @@
 #include "boost/json/value.hpp"
 #include "dataplane/request_body.h"
 #include "gtest/gtest.h"
+#include "llmproxy/v1/usage_service.pb.h"
 
 namespace llmproxy::dataplane {
 namespace {
@@ -30,7 +31,8 @@ TEST(UsageRecord, CarriesEveryFieldOfTheSummary) {
       std::chrono::milliseconds(1'700'000'000'250));
   s.latency_ms = 42.5;
   s.ttft_ms = 7.25;
-  v1::UsageRecord r = MakeUsageRecord(s, "dp-1");
+  v1::UsageRecord r;
+  ASSERT_TRUE(r.ParseFromString(SerializeUsageRecord(s, "dp-1")));
   EXPECT_EQ(r.request_id(), "req_1");
   EXPECT_EQ(r.virtual_key_id(), "vk_team");
   EXPECT_EQ(r.model(), "gpt");
@@ -50,6 +52,80 @@ TEST(UsageRecord, CarriesEveryFieldOfTheSummary) {
   EXPECT_EQ(r.start_time().nanos(), 250'000'000);
   EXPECT_DOUBLE_EQ(r.latency_ms(), 42.5);
   EXPECT_DOUBLE_EQ(r.ttft_ms(), 7.25);
+  // Every field of the message is written: a field added to the proto
+  // fails here until SerializeUsageRecord writes it.
+  const auto* descriptor = v1::UsageRecord::descriptor();
+  const auto* reflection = v1::UsageRecord::GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    EXPECT_TRUE(reflection->HasField(r, descriptor->field(i)))
+        << descriptor->field(i)->name();
+  }
+}
+
+// The record the generated code would build from `s`, for comparison.
+v1::UsageRecord ExpectedRecord(const RequestSummary& s,
+                               std::string_view dataplane_id) {
+  v1::UsageRecord r;
+  r.set_request_id(std::string(s.request_id));
+  r.set_virtual_key_id(std::string(s.virtual_key_id));
+  r.set_model(std::string(s.model));
+  r.set_remote_model(std::string(s.remote_model));
+  r.set_connection_id(std::string(s.connection_id));
+  r.set_assignment_id(std::string(s.assignment_id));
+  r.set_dataplane_id(std::string(dataplane_id));
+  r.set_prompt_tokens(s.prompt_tokens);
+  r.set_completion_tokens(s.completion_tokens);
+  r.set_cached_tokens(s.cached_tokens);
+  r.set_cost_usd(s.cost_usd);
+  r.set_http_status(s.http_status);
+  r.set_status(std::string(UsageStatus(s)));
+  r.set_latency_ms(s.latency_ms);
+  r.set_ttft_ms(s.ttft_ms);
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      s.start_time.time_since_epoch())
+                      .count();
+  r.mutable_start_time()->set_seconds(ns / 1'000'000'000);
+  r.mutable_start_time()->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+  r.set_streamed(s.streamed);
+  r.set_endpoint(std::string(s.endpoint));
+  return r;
+}
+
+TEST(UsageRecord, IsWhatTheGeneratedSerializerWrites) {
+  // Defaults everywhere (nothing written but the empty timestamp and status),
+  // a full record, odd values (negative counts and status, -0.0, long
+  // strings with multi-byte lengths, a refused request).
+  RequestSummary empty;
+  RequestSummary full;
+  full.request_id = "req_0192a3b4c5d6e7f8a9b0c1d2e3f4a5b6";
+  full.virtual_key_id = "vk_team";
+  full.model = "gpt";
+  full.remote_model = "gpt-4o-mini-2024-07-18";
+  full.connection_id = "cn_openai";
+  full.assignment_id = "as_1";
+  full.endpoint = "/v1/chat/completions";
+  full.http_status = 200;
+  full.streamed = true;
+  full.prompt_tokens = 12;
+  full.completion_tokens = 300;
+  full.cached_tokens = 5;
+  full.cost_usd = 0.00123;
+  full.start_time = std::chrono::system_clock::time_point(
+      std::chrono::microseconds(1'700'000'000'123'456));
+  full.latency_ms = 42.5;
+  full.ttft_ms = 7.25;
+  const std::string long_model(300, 'm');
+  RequestSummary odd = full;
+  odd.model = long_model;
+  odd.prompt_tokens = -1;
+  odd.http_status = -2;
+  odd.cost_usd = -0.0;
+  odd.refused = LimitKind::kBudget;
+  odd.client_abandoned = true;
+  for (const RequestSummary* s : {&empty, &full, &odd}) {
+    EXPECT_EQ(SerializeUsageRecord(*s, "dp-1"),
+              ExpectedRecord(*s, "dp-1").SerializeAsString());
+  }
 }
 
 TEST(UsageRecord, StatusFollowsTheOutcome) {

@@ -93,7 +93,7 @@ UsageReporter::UsageReporter(UsageReporterOptions options,
 
 UsageReporter::~UsageReporter() { Shutdown(std::chrono::milliseconds(0)); }
 
-bool UsageReporter::Enqueue(v1::UsageRecord record) {
+bool UsageReporter::Enqueue(std::string record) {
   if (queue_.TryPush(std::move(record))) return true;
   metrics_->dropped_queue_full.Increment();
   return false;
@@ -142,7 +142,7 @@ void UsageReporter::Run() {
 }
 
 void UsageReporter::DrainQueueToSpool() {
-  std::vector<v1::UsageRecord> records;
+  std::vector<std::string> records;
   while (auto record = queue_.TryPop()) records.push_back(std::move(*record));
   if (records.empty()) return;
   absl::Status status = spool_->Append(records);

@@ -59,9 +59,10 @@ class UsageReporter {
       UsageReporterOptions options, prometheus::Registry* registry);
   ~UsageReporter();
 
-  // From any thread; never blocks. Returns false (and counts the record as
+  // Takes a serialized llmproxy.v1.UsageRecord (SerializeUsageRecord). From
+  // any thread; never blocks. Returns false (and counts the record as
   // dropped) only when the queue is full.
-  bool Enqueue(llmproxy::v1::UsageRecord record);
+  bool Enqueue(std::string record);
 
   // Stops the thread after one last attempt, bounded by `deadline`, to
   // deliver what is queued; anything not acked stays in the spool for the
@@ -87,7 +88,7 @@ class UsageReporter {
 
   const UsageReporterOptions options_;
   std::unique_ptr<UsageSpool> spool_;
-  BoundedQueue<llmproxy::v1::UsageRecord> queue_;
+  BoundedQueue<std::string> queue_;
   std::unique_ptr<Metrics> metrics_;
 
   std::atomic<bool> stopping_{false};

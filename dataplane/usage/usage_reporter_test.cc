@@ -101,6 +101,9 @@ v1::UsageRecord Record(int i) {
   return r;
 }
 
+// Record(i) as the request path hands it over: serialized.
+std::string Serialized(int i) { return Record(i).SerializeAsString(); }
+
 bool WaitFor(const std::function<bool()>& done, std::chrono::seconds limit) {
   auto until = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < until) {
@@ -138,7 +141,7 @@ TEST_F(UsageReporterTest, DeliversEveryRecordOnce) {
   FakeUsageService service;
   FakeControlPlane cp(service);
   auto reporter = *UsageReporter::Start(Options(cp.port()), nullptr);
-  for (int i = 0; i < 300; ++i) ASSERT_TRUE(reporter->Enqueue(Record(i)));
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(reporter->Enqueue(Serialized(i)));
   ASSERT_TRUE(WaitFor([&] { return reporter->acked_records() == 300; }, 10s));
   EXPECT_EQ(service.unique(), 300u);
   EXPECT_EQ(service.received(), 300);
@@ -149,14 +152,14 @@ TEST_F(UsageReporterTest, SpoolsWhileTheControlPlaneIsDownAndReplaysAfter) {
   const int port = FreePort();
   prometheus::Registry registry;
   auto reporter = *UsageReporter::Start(Options(port), &registry);
-  for (int i = 0; i < 200; ++i) reporter->Enqueue(Record(i));
+  for (int i = 0; i < 200; ++i) reporter->Enqueue(Serialized(i));
   ASSERT_TRUE(WaitFor([&] { return reporter->spool_bytes() > 0; }, 5s));
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(reporter->acked_records(), 0);
 
   FakeUsageService service;
   FakeControlPlane cp(service, port);
-  for (int i = 200; i < 400; ++i) reporter->Enqueue(Record(i));
+  for (int i = 200; i < 400; ++i) reporter->Enqueue(Serialized(i));
   ASSERT_TRUE(WaitFor([&] { return reporter->acked_records() == 400; }, 15s));
   EXPECT_EQ(service.unique(), 400u);
 }
@@ -165,7 +168,7 @@ TEST_F(UsageReporterTest, RecordsSurviveARestartOfTheDataPlane) {
   const int port = FreePort();
   {
     auto reporter = *UsageReporter::Start(Options(port), nullptr);
-    for (int i = 0; i < 120; ++i) reporter->Enqueue(Record(i));
+    for (int i = 0; i < 120; ++i) reporter->Enqueue(Serialized(i));
     reporter->Shutdown(0ms);  // control plane down: all stays on disk
   }
   FakeUsageService service;
@@ -179,7 +182,7 @@ TEST_F(UsageReporterTest, ALostAckIsResentAndStoredOnce) {
   FakeControlPlane cp(service);
   service.LoseNextAck();
   auto reporter = *UsageReporter::Start(Options(cp.port()), nullptr);
-  for (int i = 0; i < 40; ++i) reporter->Enqueue(Record(i));
+  for (int i = 0; i < 40; ++i) reporter->Enqueue(Serialized(i));
   ASSERT_TRUE(WaitFor([&] { return reporter->acked_records() == 40; }, 15s));
   EXPECT_EQ(service.unique(), 40u);
   EXPECT_GT(service.received(), 40);  // the unacked batch came twice
@@ -191,7 +194,7 @@ TEST_F(UsageReporterTest, AFullSpoolDropsAndCountsRecords) {
   options.spool_max_bytes = 64;  // room for a few records only
   prometheus::Registry registry;
   auto reporter = *UsageReporter::Start(options, &registry);
-  for (int i = 0; i < 50; ++i) reporter->Enqueue(Record(i));
+  for (int i = 0; i < 50; ++i) reporter->Enqueue(Serialized(i));
   reporter->Shutdown(0ms);
   double dropped = 0;
   for (const auto& family : registry.Collect()) {
@@ -221,7 +224,7 @@ TEST(UsageSpool, CutsOffATornRecordAndKeepsTheWholeOnes) {
   const std::filesystem::path& path = temp.path;
   {
     auto spool = *UsageSpool::Open(path.string(), 1 << 20);
-    ASSERT_TRUE(spool->Append({Record(1), Record(2)}).ok());
+    ASSERT_TRUE(spool->Append({Serialized(1), Serialized(2)}).ok());
   }
   {
     std::FILE* f = std::fopen(path.c_str(), "ab");
@@ -243,11 +246,11 @@ TEST(UsageSpool, ReadsBatchesAcrossItsReadChunksAndRecordsBiggerThanOne) {
   auto spool = *UsageSpool::Open(temp.path.string(), 64 << 20);
   // ~1.2 MB of small records with one of ~300 KB in the middle: reads of
   // 256 KiB end inside records, and one record is bigger than a read.
-  std::vector<v1::UsageRecord> records;
+  std::vector<std::string> records;
   for (int i = 0; i < 12000; ++i) {
-    records.push_back(Record(i));
-    records.back().set_model(std::string(80, 'm'));
-    if (i == 6000) records.back().set_model(std::string(300 * 1024, 'x'));
+    v1::UsageRecord r = Record(i);
+    r.set_model(std::string(i == 6000 ? 300 * 1024 : 80, 'm'));
+    records.push_back(r.SerializeAsString());
   }
   ASSERT_TRUE(spool->Append(records).ok());
   int next = 0;

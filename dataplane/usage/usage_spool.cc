@@ -88,16 +88,18 @@ UsageSpool::UsageSpool(std::string path, int fd, int64_t max_bytes,
 
 UsageSpool::~UsageSpool() { ::close(fd_); }
 
-absl::Status UsageSpool::Append(
-    const std::vector<llmproxy::v1::UsageRecord>& records) {
+absl::Status UsageSpool::Append(const std::vector<std::string>& records) {
+  std::size_t total = 0;
+  for (const std::string& record : records)
+    total += kHeaderSize + record.size();
   std::string buf;
-  for (const auto& record : records) {
-    std::string bytes = record.SerializeAsString();
-    uint32_t len = static_cast<uint32_t>(bytes.size());
+  buf.reserve(total);
+  for (const std::string& record : records) {
+    const auto len = static_cast<uint32_t>(record.size());
     for (int i = 0; i < kHeaderSize; ++i) {
       buf.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
     }
-    buf += bytes;
+    buf += record;
   }
   if (size_ + static_cast<int64_t>(buf.size()) > max_bytes_) {
     return absl::ResourceExhaustedError("usage spool is full");

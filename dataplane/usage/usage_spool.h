@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "llmproxy/v1/usage_service.pb.h"
 
 namespace llmproxy::dataplane {
 
@@ -15,9 +14,9 @@ namespace llmproxy::dataplane {
 // data plane restarts.
 //
 // <path> holds records framed as [uint32 little-endian length][serialized
-// UsageRecord]; <path>.ack holds the byte offset of the first record not yet
-// acknowledged (replaced atomically by rename). Once every record is
-// acknowledged the file is truncated. Used by one thread.
+// llmproxy.v1.UsageRecord]; <path>.ack holds the byte offset of the first
+// record not yet acknowledged (replaced atomically by rename). Once every
+// record is acknowledged the file is truncated. Used by one thread.
 class UsageSpool {
  public:
   // Opens or creates the spool; a torn record at the end (a crash mid-write)
@@ -26,9 +25,9 @@ class UsageSpool {
       const std::string& path, int64_t max_bytes);
   ~UsageSpool();
 
-  // Appends all of `records`, or none (RESOURCE_EXHAUSTED) when the file
-  // would grow past max_bytes.
-  absl::Status Append(const std::vector<llmproxy::v1::UsageRecord>& records);
+  // Appends all of `records` (serialized UsageRecords), or none
+  // (RESOURCE_EXHAUSTED) when the file would grow past max_bytes.
+  absl::Status Append(const std::vector<std::string>& records);
 
   struct Batch {
     // Serialized UsageRecords, oldest first, as they were appended: they go
