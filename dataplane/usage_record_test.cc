@@ -12,7 +12,8 @@
 namespace llmproxy::dataplane {
 namespace {
 
-TEST(UsageRecord, CarriesEveryFieldOfTheSummary) {
+// A summary with every field set to something other than its default.
+RequestSummary FullSummary() {
   RequestSummary s;
   s.request_id = "req_1";
   s.virtual_key_id = "vk_team";
@@ -31,6 +32,11 @@ TEST(UsageRecord, CarriesEveryFieldOfTheSummary) {
       std::chrono::milliseconds(1'700'000'000'250));
   s.latency_ms = 42.5;
   s.ttft_ms = 7.25;
+  return s;
+}
+
+TEST(UsageRecord, CarriesEveryFieldOfTheSummary) {
+  const RequestSummary s = FullSummary();
   v1::UsageRecord r;
   ASSERT_TRUE(r.ParseFromString(SerializeUsageRecord(s, "dp-1")));
   EXPECT_EQ(r.request_id(), "req_1");
@@ -96,24 +102,10 @@ TEST(UsageRecord, IsWhatTheGeneratedSerializerWrites) {
   // a full record, odd values (negative counts and status, -0.0, long
   // strings with multi-byte lengths, a refused request).
   RequestSummary empty;
-  RequestSummary full;
+  RequestSummary full = FullSummary();
   full.request_id = "req_0192a3b4c5d6e7f8a9b0c1d2e3f4a5b6";
-  full.virtual_key_id = "vk_team";
-  full.model = "gpt";
-  full.remote_model = "gpt-4o-mini-2024-07-18";
-  full.connection_id = "cn_openai";
-  full.assignment_id = "as_1";
-  full.endpoint = "/v1/chat/completions";
-  full.http_status = 200;
-  full.streamed = true;
-  full.prompt_tokens = 12;
-  full.completion_tokens = 300;
-  full.cached_tokens = 5;
-  full.cost_usd = 0.00123;
   full.start_time = std::chrono::system_clock::time_point(
       std::chrono::microseconds(1'700'000'000'123'456));
-  full.latency_ms = 42.5;
-  full.ttft_ms = 7.25;
   const std::string long_model(300, 'm');
   RequestSummary odd = full;
   odd.model = long_model;
