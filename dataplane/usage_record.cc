@@ -1,69 +1,11 @@
 #include "dataplane/usage_record.h"
 
-#include <cstring>
 #include <string>
 
+#include "dataplane/usage/proto_writer.h"
 #include "llmproxy/v1/usage_service.pb.h"
 
 namespace llmproxy::dataplane {
-namespace {
-
-// Appends protobuf wire-format fields to a string. Proto3 semantics: a
-// scalar field holding its default value (0, "", false) is not written.
-class ProtoWriter {
- public:
-  explicit ProtoWriter(std::string& out) : out_(out) {}
-
-  void String(int field, std::string_view value) {
-    if (!value.empty()) Bytes(field, value);
-  }
-  // Length-delimited, written even when empty (an embedded message).
-  void Bytes(int field, std::string_view value) {
-    Tag(field, kLengthDelimited);
-    Varint(value.size());
-    out_.append(value);
-  }
-  // int32 and int64 alike: a negative value is its 64-bit two's complement.
-  void Int64(int field, int64_t value) {
-    if (value == 0) return;
-    Tag(field, kVarint);
-    Varint(static_cast<uint64_t>(value));
-  }
-  void Bool(int field, bool value) {
-    if (!value) return;
-    Tag(field, kVarint);
-    out_.push_back(1);
-  }
-  void Double(int field, double value) {
-    uint64_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    if (bits == 0) return;
-    Tag(field, kFixed64);
-    for (int i = 0; i < 8; ++i) {
-      out_.push_back(static_cast<char>(bits >> (8 * i)));
-    }
-  }
-
- private:
-  static constexpr uint32_t kVarint = 0;
-  static constexpr uint32_t kFixed64 = 1;
-  static constexpr uint32_t kLengthDelimited = 2;
-
-  void Tag(int field, uint32_t wire_type) {
-    Varint(static_cast<uint64_t>(field) << 3 | wire_type);
-  }
-  void Varint(uint64_t value) {
-    while (value >= 0x80) {
-      out_.push_back(static_cast<char>(value | 0x80));
-      value >>= 7;
-    }
-    out_.push_back(static_cast<char>(value));
-  }
-
-  std::string& out_;
-};
-
-}  // namespace
 
 std::string_view UsageStatus(const RequestSummary& s) {
   if (s.client_abandoned) return "client_abandoned";
