@@ -307,6 +307,10 @@ struct UsageHandler : SaxHandlerBase {
   bool on_null(json::error_code&) { return NotNumber(); }
 };
 
+bool IsJsonSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 // Index just past the string literal whose opening quote is at `pos` (past
 // text.size() when it is not closed). Strings are most of a request body and
 // most of a response: memchr finds the candidate quotes, and a quote counts
@@ -349,20 +353,14 @@ std::size_t SkipValue(std::string_view text, std::size_t pos) {
   // Number, true, false, null.
   while (pos < text.size()) {
     char d = text[pos];
-    if (d == ',' || d == '}' || d == ']' || d == ' ' || d == '\t' ||
-        d == '\n' || d == '\r') {
-      break;
-    }
+    if (d == ',' || d == '}' || d == ']' || IsJsonSpace(d)) break;
     ++pos;
   }
   return pos;
 }
 
 std::size_t SkipSpace(std::string_view text, std::size_t pos) {
-  while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' ||
-                               text[pos] == '\n' || text[pos] == '\r')) {
-    ++pos;
-  }
+  while (pos < text.size() && IsJsonSpace(text[pos])) ++pos;
   return pos;
 }
 
@@ -445,37 +443,6 @@ std::string JsonQuote(std::string_view text) {
 
 namespace {
 
-// The byte range [first, second) of the value of top-level member `key` in
-// valid JSON `body`, if present (the last one when repeated). On malformed
-// input the range may end past body.size().
-std::optional<std::pair<std::size_t, std::size_t>> FindTopLevelMember(
-    std::string_view body, std::string_view key) {
-  std::optional<std::pair<std::size_t, std::size_t>> found;
-  std::size_t pos = SkipSpace(body, 0);
-  if (pos >= body.size() || body[pos] != '{') return found;
-  ++pos;
-  while (true) {
-    pos = SkipSpace(body, pos);
-    if (pos >= body.size() || body[pos] != '"') break;
-    std::size_t key_end = SkipValue(body, pos);
-    bool match = KeyEquals(body.substr(pos, key_end - pos), key);
-    pos = SkipSpace(body, key_end);
-    if (pos >= body.size() || body[pos] != ':') break;
-    pos = SkipSpace(body, pos + 1);
-    if (pos >= body.size()) break;
-    std::size_t value_end = SkipValue(body, pos);
-    if (match) found = std::make_pair(pos, value_end);
-    pos = SkipSpace(body, value_end);
-    if (pos >= body.size() || body[pos] != ',') break;
-    ++pos;
-  }
-  return found;
-}
-
-bool IsJsonSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 // End of text[0, end) without its trailing whitespace.
 std::size_t SkipSpaceBack(std::string_view text, std::size_t end) {
   while (end > 0 && IsJsonSpace(text[end - 1])) --end;
@@ -530,13 +497,13 @@ std::size_t ValueStartBack(std::string_view text, std::size_t end) {
   return pos == end ? std::string_view::npos : pos;
 }
 
-// FindTopLevelMember from the end of the document: members are walked last
-// to first, so the last `key` is the first one met, and nothing before it is
-// read. Providers put "usage" at or near the end of an answer, so this reads
-// a few dozen bytes where the forward walk reads all of it. Works on
-// unvalidated input: malformed text gives nullopt (or a range the caller's
-// parser then rejects), never an access outside `body`.
-std::optional<std::pair<std::size_t, std::size_t>> FindLastTopLevelMember(
+// The byte range [first, second) of the value of top-level member `key` in
+// JSON object `body`, if present (the last one when repeated). Members are
+// walked from the end, so the last `key` is the first one met and nothing
+// before it is read: providers put "usage" at or near the end of an answer.
+// Works on unvalidated input: malformed text gives nullopt (or a range the
+// caller's parser then rejects), never a range outside `body`.
+std::optional<std::pair<std::size_t, std::size_t>> FindTopLevelMember(
     std::string_view body, std::string_view key) {
   constexpr std::size_t npos = std::string_view::npos;
   const std::size_t first = SkipSpace(body, 0);
@@ -600,8 +567,8 @@ std::optional<std::string> InjectIncludeUsage(std::string_view body) {
 }
 
 std::optional<TokenUsage> ExtractUsage(std::string_view body) {
-  auto span = FindLastTopLevelMember(body, "usage");
-  if (!span.has_value() || span->second > body.size()) return std::nullopt;
+  auto span = FindTopLevelMember(body, "usage");
+  if (!span.has_value()) return std::nullopt;
   std::string_view value = body.substr(span->first, span->second - span->first);
   if (value.empty() || value.front() != '{') return std::nullopt;
   json::basic_parser<UsageHandler> parser(json::parse_options{});
