@@ -11,6 +11,7 @@
 #include "boost/beast/http.hpp"
 #include "common/log.h"
 #include "dataplane/ascii.h"
+#include "dataplane/buffered_parse.h"
 #include "dataplane/deployment_selector.h"
 #include "dataplane/nonblocking_write.h"
 #include "dataplane/request_id.h"
@@ -215,12 +216,7 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
   // The body is usually in the buffer already (it came with the header):
   // parse it from there without another asynchronous read.
   beast::error_code bec;
-  while (!parser_->is_done() && buffer_.size() > 0) {
-    const std::size_t used = parser_->put(buffer_.data(), bec);
-    buffer_.consume(used);
-    if (bec == http::error::need_more) bec = {};
-    if (bec || used == 0) break;
-  }
+  ParseBuffered(*parser_, buffer_, bec);
   if (!bec && !parser_->is_done()) {
     stream_.expires_after(settings_.idle_timeout);
     auto [rec, rn] =
@@ -333,9 +329,9 @@ void ClientSession::ArmWatch() {
   std::shared_ptr<ClientWatch> watch = watch_;
   const uint64_t generation = watch->generation;
   // A peek, not a read: nothing is taken from the socket, so a completion
-  // that arrives after the request is over loses no bytes. And unlike a
-  // readiness wait (an epoll_ctl per request), Asio queues it without a
-  // system call when the request's own read drained the socket.
+  // that arrives after the request is over loses no bytes. Asio tries it
+  // once at once (a failed recvfrom when nothing is there) and then waits
+  // for readability; a readiness wait would cost an epoll_ctl instead.
   stream_.socket().async_receive(
       asio::buffer(&watch->peeked, 1), tcp::socket::message_peek,
       asio::bind_cancellation_slot(

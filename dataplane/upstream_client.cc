@@ -15,6 +15,7 @@
 #include "boost/beast/http.hpp"
 #include "boost/beast/ssl.hpp"
 #include "dataplane/ascii.h"
+#include "dataplane/buffered_parse.h"
 #include "dataplane/nonblocking_write.h"
 
 namespace llmproxy::dataplane {
@@ -157,25 +158,15 @@ Task<beast::error_code> WriteAndReadHeader(Stream& stream,
   co_return rec;
 }
 
-// Parses body bytes the read buffer already holds into data[0, size), with no
-// asynchronous operation: a small answer arrives whole with its header, and
-// Beast's async read would still go through the scheduler to hand it over.
-// Returns the bytes produced; 0 when the buffer holds none that complete a
-// piece of body (the caller then reads from the socket).
-std::size_t ParseBuffered(UpstreamConnection& conn, char* data,
-                          std::size_t size, beast::error_code& ec) {
+// Body bytes the read buffer already holds, parsed into data[0, size): the
+// count produced, 0 when none complete a piece of body (the caller then reads
+// from the socket).
+std::size_t ParseBufferedBody(UpstreamConnection& conn, char* data,
+                              std::size_t size, beast::error_code& ec) {
   auto& body = conn.parser->get().body();
   body.data = data;
   body.size = size;
-  while (conn.buffer.size() > 0 && !conn.parser->is_done() && body.size > 0) {
-    const std::size_t used = conn.parser->put(conn.buffer.data(), ec);
-    conn.buffer.consume(used);
-    if (ec == http::error::need_more || ec == http::error::need_buffer) {
-      ec = {};
-      break;
-    }
-    if (ec || used == 0) break;
-  }
+  ParseBuffered(*conn.parser, conn.buffer, ec);
   return size - body.size;
 }
 
@@ -347,7 +338,7 @@ Task<absl::StatusOr<std::size_t>> UpstreamExchange::ReadSome(char* data,
     }
     if (connection_->parser->is_done()) co_return std::size_t{0};
     beast::error_code pec;
-    const std::size_t parsed = ParseBuffered(*connection_, data, size, pec);
+    const std::size_t parsed = ParseBufferedBody(*connection_, data, size, pec);
     if (pec) {
       last_failure_ = UpstreamFailure::kBadResponse;
       co_return absl::UnavailableError("upstream body is malformed: " +
