@@ -337,19 +337,18 @@ fi
 # to the hot path shows; kernel work (system calls, TCP) is not in it. The data plane's count
 # includes all its threads: the usage reporter's batches to the control plane too.
 count_instructions() {  # target port model key command...
-  local target=$1 port=$2 model=$3 key=$4 pid json ir i code
+  local target=$1 port=$2 model=$3 key=$4 pid json ir
   shift 4
   local url="http://127.0.0.1:$port/v1/chat/completions" out="$WORK/callgrind-$target.out"
   env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN \
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$@" >"$WORK/callgrind-$target.log" 2>&1 &
   pid=$!
-  for ((i = 0; i < 600; i++)); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' ${key:+-H "Authorization: Bearer $key"} -H 'content-type: application/json' \
-      -d "{\"model\":\"$model\",\"messages\":[]}" "$url" || true)
-    [[ $code == 200 ]] && break
-    sleep 0.1
-  done
-  [[ $code == 200 ]] || { log "instructions $target: not serving (HTTP $code)"; kill "$pid"; return 0; }
+  if ! wait_http "$url" 200 60 ${key:+-H "Authorization: Bearer $key"} -H 'content-type: application/json' \
+    -d "{\"model\":\"$model\",\"messages\":[]}"; then
+    log "instructions $target: not serving"
+    kill "$pid"
+    return 0
+  fi
   node "$BENCH/fixed_requests.mjs" "$url" "$model" "$key" 500 4 >/dev/null  # warm-up
   callgrind_control -i on "$pid" >/dev/null
   json=$(node "$BENCH/fixed_requests.mjs" "$url" "$model" "$key" "$INSTR_N" 4 | sed -n 's/^JSON //p')
