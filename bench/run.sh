@@ -184,13 +184,9 @@ env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN "${DP_CMD[@]}" >"$WORK/d
 DP_PID=$!
 PIDS+=($DP_PID)
 wait_http "http://127.0.0.1:$DP_ADMIN_PORT/readyz"
-for ((i = 0; i < 200; i++)); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VKEY" -H 'content-type: application/json' \
-    -d '{"model":"bench-node","messages":[{"role":"user","content":"hi"}]}' "http://127.0.0.1:$DP_PORT/v1/chat/completions" || true)
-  [[ $code == 200 ]] && break
-  sleep 0.05
-done
-[[ $code == 200 ]] || { echo "data plane does not serve bench-node (HTTP $code)"; tail -20 "$WORK/dp.log"; exit 1; }
+wait_http "http://127.0.0.1:$DP_PORT/v1/chat/completions" 200 10 -H "Authorization: Bearer $VKEY" \
+  -H 'content-type: application/json' -d '{"model":"bench-node","messages":[{"role":"user","content":"hi"}]}' \
+  || { echo "data plane does not serve bench-node"; tail -20 "$WORK/dp.log"; exit 1; }
 curl -sf -o /dev/null -H "Authorization: Bearer $VKEY" -H 'content-type: application/json' \
   -d '{"model":"bench-fast","messages":[{"role":"user","content":"hi"}]}' "http://127.0.0.1:$DP_PORT/v1/chat/completions" \
   || { echo "data plane does not serve bench-fast"; exit 1; }
