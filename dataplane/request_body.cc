@@ -44,9 +44,23 @@ Member ClassifyKey(std::string_view key) {
   return Member::kOther;
 }
 
-// What every SAX handler for boost::json::basic_parser here shares: no size
-// limits of its own (the body limit bounds the input) and callbacks it ignores.
+// What every SAX handler for boost::json::basic_parser here shares: the
+// nesting depth (each handler's *_begin callbacks count it up), whether the
+// document is an object, no size limits of its own (the body limit bounds the
+// input) and the callbacks it ignores.
 struct SaxHandlerBase {
+  int depth = 0;
+  bool top_is_object = false;
+
+  bool on_object_end(std::size_t, json::error_code&) {
+    --depth;
+    return true;
+  }
+  bool on_array_end(std::size_t, json::error_code&) {
+    --depth;
+    return true;
+  }
+
   static constexpr std::size_t max_object_size = std::size_t(-1);
   static constexpr std::size_t max_array_size = std::size_t(-1);
   static constexpr std::size_t max_key_size = std::size_t(-1);
@@ -63,8 +77,6 @@ struct SaxHandlerBase {
 // only the values of interesting members at depth 1 (and include_usage at
 // depth 2 inside stream_options). Nothing is allocated for other values.
 struct FactsHandler : SaxHandlerBase {
-  int depth = 0;
-  bool top_is_object = false;
   Member current = Member::kOther;  // member whose value comes next at depth 1
   bool in_include_usage = false;  // next value is stream_options.include_usage
   std::string key_buffer;
@@ -116,17 +128,9 @@ struct FactsHandler : SaxHandlerBase {
     ++depth;
     return true;
   }
-  bool on_object_end(std::size_t, json::error_code&) {
-    --depth;
-    return true;
-  }
   bool on_array_begin(json::error_code&) {
     if (depth == 1) SeeTopValue(false, false);
     ++depth;
-    return true;
-  }
-  bool on_array_end(std::size_t, json::error_code&) {
-    --depth;
     return true;
   }
   bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
@@ -191,8 +195,6 @@ struct FactsHandler : SaxHandlerBase {
 struct UsageHandler : SaxHandlerBase {
   enum class Field { kOther, kPrompt, kCompletion, kInput, kOutput, kDetails };
 
-  int depth = 0;
-  bool top_is_object = false;
   Field field = Field::kOther;  // the depth-1 member whose value comes next
   bool in_cached = false;       // next value is details.cached_tokens
   // Keys split by an escape arrive in parts; only ours matter, and they are
@@ -247,17 +249,9 @@ struct UsageHandler : SaxHandlerBase {
     ++depth;
     return true;
   }
-  bool on_object_end(std::size_t, json::error_code&) {
-    --depth;
-    return true;
-  }
   bool on_array_begin(json::error_code&) {
     if (depth <= 2) NotNumber();
     ++depth;
-    return true;
-  }
-  bool on_array_end(std::size_t, json::error_code&) {
-    --depth;
     return true;
   }
   bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
