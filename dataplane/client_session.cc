@@ -13,6 +13,7 @@
 #include "dataplane/ascii.h"
 #include "dataplane/buffered_parse.h"
 #include "dataplane/deployment_selector.h"
+#include "dataplane/http_read.h"
 #include "dataplane/nonblocking_write.h"
 #include "dataplane/request_id.h"
 #include "dataplane/request_router.h"
@@ -48,10 +49,10 @@ bool IsHopHeader(std::string_view name) {
 }
 
 template <class Message>
-void CopyUpstreamHeaders(const http::fields& from, Message& to) {
-  for (const auto& field : from) {
-    if (IsHopHeader(field.name_string())) continue;
-    to.insert(field.name_string(), field.value());
+void CopyUpstreamHeaders(const HeaderFields& from, Message& to) {
+  for (const auto [name, value] : from) {
+    if (IsHopHeader(name)) continue;
+    to.insert(name, value);
   }
 }
 
@@ -127,9 +128,8 @@ Task<beast::error_code> ClientSession::ReadHeader() {
   parser_->header_limit(kHeaderLimit);
   parser_->body_limit(settings_.max_body_bytes);
   stream_.expires_after(settings_.idle_timeout);
-  auto [hec, hn] =
-      co_await http::async_read_header(stream_, buffer_, *parser_, kUseTuple);
-  co_return hec;
+  co_return co_await ReadParsed(stream_, buffer_, *parser_,
+                                /*header_only=*/true);
 }
 
 Task<bool> ClientSession::ServeOne(beast::error_code hec) {
@@ -186,11 +186,12 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
     }
     co_return false;
   }
-  Request& header = parser_->get();
+  RequestParser& header = *parser_;
   request_id_ = NewRequestId();
-  client_request_id_ = ClientRequestId(header["x-client-request-id"]);
+  client_request_id_ =
+      ClientRequestId(header.fields().Get("x-client-request-id"));
   if (client_request_id_.empty()) {
-    client_request_id_ = ClientRequestId(header["x-request-id"]);
+    client_request_id_ = ClientRequestId(header.fields().Get("x-request-id"));
   }
   method_ = std::string(header.method_string());
   path_ = std::string(header.target().substr(0, header.target().find('?')));
@@ -207,7 +208,7 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
     co_await WriteError(RequestTooLarge(settings_.max_body_bytes));
     co_return false;
   }
-  if (EqualsIgnoreCase(header[http::field::expect], "100-continue")) {
+  if (EqualsIgnoreCase(header.fields().Get("expect"), "100-continue")) {
     http::response<http::empty_body> cont{http::status::continue_, 11};
     stream_.expires_after(settings_.idle_timeout);
     auto [cec, cn] = co_await http::async_write(stream_, cont, kUseTuple);
@@ -219,9 +220,8 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
   ParseBuffered(*parser_, buffer_, bec);
   if (!bec && !parser_->is_done()) {
     stream_.expires_after(settings_.idle_timeout);
-    auto [rec, rn] =
-        co_await http::async_read(stream_, buffer_, *parser_, kUseTuple);
-    bec = rec;
+    bec = co_await ReadParsed(stream_, buffer_, *parser_,
+                              /*header_only=*/false);
   }
   if (bec == http::error::body_limit) {
     keep_alive_ = false;
@@ -231,16 +231,14 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
   if (bec) co_return false;
   stream_.expires_never();
   if (settings_.stopping.load()) keep_alive_ = false;
-  co_await Dispatch(parser_->get());
+  co_await Dispatch(*parser_);
   co_return keep_alive_ && !client_gone_;
 }
 
-Task<void> ClientSession::Dispatch(Request& request) {
+Task<void> ClientSession::Dispatch(RequestParser& request) {
   const std::string_view api_key =
       ExtractApiKey([&](std::string_view name) -> std::string_view {
-        auto it = request.find(name);
-        return it == request.end() ? std::string_view()
-                                   : std::string_view(it->value());
+        return request.fields().Get(name);
       });
   ClientRequest client{request.method_string(), request.target(), api_key,
                        request.body()};
@@ -447,8 +445,7 @@ Task<void> ClientSession::ProxyAttempts(ProxyPlan& plan) {
     }
     const int status = exchange_->status();
     upstream_answered_ = status < 400;
-    std::string_view content_type =
-        exchange_->headers()[http::field::content_type];
+    std::string_view content_type = exchange_->headers().Get("content-type");
     if (StartsWithIgnoreCase(content_type, "text/event-stream")) {
       streamed_ = true;
       if (settings_.metrics != nullptr) settings_.metrics->AddActiveStreams(1);
@@ -504,10 +501,9 @@ Task<void> ClientSession::RelayWhole(int status) {
   head.append(digits, end - digits).push_back(' ');
   head.append(http::obsolete_reason(static_cast<http::status>(status)));
   head.append("\r\n"sv);
-  for (const auto& field : exchange_->headers()) {
-    std::string_view name = field.name_string();
+  for (const auto [name, value] : exchange_->headers()) {
     if (IsHopHeader(name) || ours(name)) continue;
-    AppendField(head, name, field.value());
+    AppendField(head, name, value);
   }
   AppendField(head, "x-request-id", request_id_);
   if (!client_request_id_.empty()) {

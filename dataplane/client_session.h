@@ -13,8 +13,7 @@
 #include <unordered_set>
 
 #include "boost/beast/core/flat_buffer.hpp"
-#include "boost/beast/http/parser.hpp"
-#include "boost/beast/http/string_body.hpp"
+#include "dataplane/http_parsers.h"
 #include "dataplane/io_types.h"
 #include "dataplane/metrics/dataplane_metrics.h"
 #include "dataplane/request_handler.h"
@@ -76,14 +75,12 @@ class ClientSession {
   void Abort();
 
  private:
-  using Request = boost::beast::http::request<boost::beast::http::string_body>;
-
   // Waits for (and reads) the next request's header.
   Task<boost::system::error_code> ReadHeader();
   // Serves the request whose header ReadHeader read (or failed to read:
   // `header_error`); false when the connection must close afterwards.
   Task<bool> ServeOne(boost::system::error_code header_error);
-  Task<void> Dispatch(Request& request);
+  Task<void> Dispatch(RequestParser& request);
   Task<void> WriteDirect(const DirectResponse& response);
   Task<void> WriteError(const ApiError& error);
   Task<void> Proxy(ProxyPlan& plan);
@@ -115,9 +112,7 @@ class ClientSession {
   boost::beast::flat_buffer buffer_;
   SessionSettings& settings_;
   SessionWorker& worker_;
-  std::optional<
-      boost::beast::http::request_parser<boost::beast::http::string_body>>
-      parser_;
+  std::optional<RequestParser> parser_;
   bool idle_ = true;
 
   // Per request.

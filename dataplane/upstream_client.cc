@@ -16,6 +16,7 @@
 #include "boost/beast/ssl.hpp"
 #include "dataplane/ascii.h"
 #include "dataplane/buffered_parse.h"
+#include "dataplane/http_read.h"
 #include "dataplane/nonblocking_write.h"
 
 namespace llmproxy::dataplane {
@@ -70,7 +71,7 @@ class UpstreamConnection {
   std::optional<TcpStream> plain;
   std::optional<beast::ssl_stream<TcpStream>> secure;
   beast::flat_buffer buffer;
-  std::optional<http::response_parser<http::buffer_body>> parser;
+  std::optional<ResponseParser> parser;
   std::chrono::steady_clock::time_point idle_since;
   bool connected = false;
 };
@@ -153,9 +154,8 @@ Task<beast::error_code> WriteAndReadHeader(Stream& stream,
   if (beast::error_code wec = co_await WriteAll(stream, buffers)) co_return wec;
   conn.parser.emplace();
   conn.parser->body_limit(boost::none);
-  auto [rec, read] = co_await http::async_read_header(stream, conn.buffer,
-                                                      *conn.parser, kUseTuple);
-  co_return rec;
+  co_return co_await ReadParsed(stream, conn.buffer, *conn.parser,
+                                /*header_only=*/true);
 }
 
 // Body bytes the read buffer already holds, parsed into data[0, size): the
@@ -163,23 +163,9 @@ Task<beast::error_code> WriteAndReadHeader(Stream& stream,
 // from the socket).
 std::size_t ParseBufferedBody(UpstreamConnection& conn, char* data,
                               std::size_t size, beast::error_code& ec) {
-  auto& body = conn.parser->get().body();
-  body.data = data;
-  body.size = size;
+  conn.parser->SetBodyBuffer(data, size);
   ParseBuffered(*conn.parser, conn.buffer, ec);
-  return size - body.size;
-}
-
-template <class Stream>
-Task<std::pair<beast::error_code, std::size_t>> ReadBody(
-    Stream& stream, UpstreamConnection& conn, char* data, std::size_t size) {
-  auto& body = conn.parser->get().body();
-  body.data = data;
-  body.size = size;
-  auto [ec, n] = co_await http::async_read_some(stream, conn.buffer,
-                                                *conn.parser, kUseTuple);
-  if (ec == http::error::need_buffer) ec = {};
-  co_return std::make_pair(ec, size - conn.parser->get().body().size);
+  return size - conn.parser->body_space();
 }
 
 }  // namespace
@@ -321,12 +307,10 @@ Task<UpstreamFailure> UpstreamExchange::Start(const UpstreamRequest& upstream,
   co_return UpstreamFailure::kBadResponse;
 }
 
-int UpstreamExchange::status() const {
-  return connection_->parser->get().result_int();
-}
+int UpstreamExchange::status() const { return connection_->parser->status(); }
 
-const http::fields& UpstreamExchange::headers() const {
-  return connection_->parser->get().base();
+const HeaderFields& UpstreamExchange::headers() const {
+  return connection_->parser->fields();
 }
 
 Task<absl::StatusOr<std::size_t>> UpstreamExchange::ReadSome(char* data,
@@ -346,10 +330,12 @@ Task<absl::StatusOr<std::size_t>> UpstreamExchange::ReadSome(char* data,
     }
     if (parsed > 0 || connection_->parser->is_done()) co_return parsed;
     connection_->tcp().expires_after(timeouts_.idle);
-    auto [ec, got] =
+    beast::error_code ec =
         connection_->secure
-            ? co_await ReadBody(*connection_->secure, *connection_, data, size)
-            : co_await ReadBody(*connection_->plain, *connection_, data, size);
+            ? co_await ReadOnce(*connection_->secure, connection_->buffer,
+                                *connection_->parser)
+            : co_await ReadOnce(*connection_->plain, connection_->buffer,
+                                *connection_->parser);
     if (ec) {
       if (cancelled_) {
         last_failure_ = UpstreamFailure::kCancelled;
@@ -363,7 +349,6 @@ Task<absl::StatusOr<std::size_t>> UpstreamExchange::ReadSome(char* data,
       co_return absl::UnavailableError("upstream body read failed: " +
                                        ec.message());
     }
-    if (got > 0 || connection_->parser->is_done()) co_return got;
   }
 }
 

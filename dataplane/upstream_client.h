@@ -13,7 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "boost/beast/http/fields.hpp"
+#include "dataplane/http_parsers.h"
 #include "dataplane/io_types.h"
 #include "dataplane/provider_adapter.h"
 
@@ -97,7 +97,7 @@ class UpstreamExchange {
   Task<UpstreamFailure> Start(const UpstreamRequest& request, std::string body);
 
   int status() const;
-  const boost::beast::http::fields& headers() const;
+  const HeaderFields& headers() const;
 
   // Reads up to `size` body bytes into `data`; 0 means the body is complete.
   Task<absl::StatusOr<std::size_t>> ReadSome(char* data, std::size_t size);
