@@ -73,7 +73,10 @@ struct ClientWatch {
 
 ClientSession::ClientSession(TcpSocket socket, SessionSettings& settings,
                              SessionWorker& worker)
-    : stream_(std::move(socket)), settings_(settings), worker_(worker) {
+    : socket_(std::move(socket)),
+      deadline_(socket_.get_executor(), socket_),
+      settings_(settings),
+      worker_(worker) {
   settings_.active_sessions.fetch_add(1);
   worker_.sessions.insert(this);
 }
@@ -87,23 +90,23 @@ ClientSession::~ClientSession() {
 void ClientSession::CloseIfIdle() {
   if (!idle_) return;
   beast::error_code ec;
-  stream_.socket().cancel(ec);
-  stream_.socket().close(ec);
+  socket_.cancel(ec);
+  socket_.close(ec);
 }
 
 void ClientSession::Abort() {
   if (exchange_ != nullptr) exchange_->Cancel();
   beast::error_code ec;
-  stream_.socket().cancel(ec);
-  stream_.socket().close(ec);
+  socket_.cancel(ec);
+  socket_.close(ec);
 }
 
 Task<void> ClientSession::Run() {
   beast::error_code ec;
-  stream_.socket().set_option(tcp::no_delay(true), ec);
+  socket_.set_option(tcp::no_delay(true), ec);
   // WriteNow writes from the coroutine itself: the socket must never block
   // the thread. (Asynchronous operations are unaffected.)
-  stream_.socket().non_blocking(true, ec);
+  socket_.non_blocking(true, ec);
   try {
     while (!settings_.stopping.load()) {
       // Waiting for the next request happens in a small coroutine of its
@@ -114,8 +117,8 @@ Task<void> ClientSession::Run() {
   } catch (const std::exception& e) {
     log::Debug("client session ended", {{"error", e.what()}});
   }
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.socket().close(ec);
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  socket_.close(ec);
 }
 
 Task<beast::error_code> ClientSession::ReadHeader() {
@@ -127,8 +130,8 @@ Task<beast::error_code> ClientSession::ReadHeader() {
   parser_.emplace();
   parser_->header_limit(kHeaderLimit);
   parser_->body_limit(settings_.max_body_bytes);
-  stream_.expires_after(settings_.idle_timeout);
-  co_return co_await ReadParsed(stream_, buffer_, *parser_,
+  deadline_.ExpiresAfter(settings_.idle_timeout);
+  co_return co_await ReadParsed(socket_, buffer_, *parser_,
                                 /*header_only=*/true);
 }
 
@@ -210,8 +213,8 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
   }
   if (EqualsIgnoreCase(header.fields().Get("expect"), "100-continue")) {
     http::response<http::empty_body> cont{http::status::continue_, 11};
-    stream_.expires_after(settings_.idle_timeout);
-    auto [cec, cn] = co_await http::async_write(stream_, cont, kUseTuple);
+    deadline_.ExpiresAfter(settings_.idle_timeout);
+    auto [cec, cn] = co_await http::async_write(socket_, cont, kUseTuple);
     if (cec) co_return false;
   }
   // The body is usually in the buffer already (it came with the header):
@@ -219,8 +222,8 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
   beast::error_code bec;
   ParseBuffered(*parser_, buffer_, bec);
   if (!bec && !parser_->is_done()) {
-    stream_.expires_after(settings_.idle_timeout);
-    bec = co_await ReadParsed(stream_, buffer_, *parser_,
+    deadline_.ExpiresAfter(settings_.idle_timeout);
+    bec = co_await ReadParsed(socket_, buffer_, *parser_,
                               /*header_only=*/false);
   }
   if (bec == http::error::body_limit) {
@@ -229,7 +232,7 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
     co_return false;
   }
   if (bec) co_return false;
-  stream_.expires_never();
+  deadline_.ExpiresNever();
   if (settings_.stopping.load()) keep_alive_ = false;
   co_await Dispatch(*parser_);
   co_return keep_alive_ && !client_gone_;
@@ -290,8 +293,8 @@ Task<void> ClientSession::WriteDirect(const DirectResponse& direct) {
   first_byte_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_)
           .count();
-  stream_.expires_after(settings_.idle_timeout);
-  auto [ec, n] = co_await http::async_write(stream_, res, kUseTuple);
+  deadline_.ExpiresAfter(settings_.idle_timeout);
+  auto [ec, n] = co_await http::async_write(socket_, res, kUseTuple);
   if (ec) client_gone_ = true;
   Finish(direct.status);
 }
@@ -330,7 +333,7 @@ void ClientSession::ArmWatch() {
   // that arrives after the request is over loses no bytes. Asio tries it
   // once at once (a failed recvfrom when nothing is there) and then waits
   // for readability; a readiness wait would cost an epoll_ctl instead.
-  stream_.socket().async_receive(
+  socket_.async_receive(
       asio::buffer(&watch->peeked, 1), tcp::socket::message_peek,
       asio::bind_cancellation_slot(
           watch->cancel.slot(),
@@ -529,9 +532,9 @@ Task<void> ClientSession::RelayWhole(int status) {
           .count();
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
                                                   asio::buffer(*body)};
-  if (co_await WriteAll(stream_, buffers, settings_.idle_timeout)) {
-    client_gone_ = true;
-  }
+  deadline_.ExpiresAfter(settings_.idle_timeout);
+  if (co_await WriteAll(socket_, buffers)) client_gone_ = true;
+  deadline_.ExpiresNever();
   Finish(status);
 }
 
@@ -547,9 +550,9 @@ Task<void> ClientSession::RelayStream(int status, bool strip_usage) {
   res.chunked(true);
   http::response_serializer<http::empty_body> serializer{res};
   response_started_ = true;
-  stream_.expires_after(settings_.idle_timeout);
+  deadline_.ExpiresAfter(settings_.idle_timeout);
   auto [hec, hn] =
-      co_await http::async_write_header(stream_, serializer, kUseTuple);
+      co_await http::async_write_header(socket_, serializer, kUseTuple);
   if (hec) {
     client_gone_ = true;
     exchange_->Cancel();
@@ -601,9 +604,9 @@ Task<void> ClientSession::RelayStream(int status, bool strip_usage) {
                             .count();
         first_byte_seconds_ = ttft_seconds_;
       }
-      stream_.expires_after(settings_.idle_timeout);
+      deadline_.ExpiresAfter(settings_.idle_timeout);
       auto [wec, wn] = co_await asio::async_write(
-          stream_, http::make_chunk(asio::buffer(event.raw)), kUseTuple);
+          socket_, http::make_chunk(asio::buffer(event.raw)), kUseTuple);
       if (wec) {
         client_gone_ = true;
         exchange_->Cancel();
@@ -614,18 +617,18 @@ Task<void> ClientSession::RelayStream(int status, bool strip_usage) {
   }
   std::string rest = parser.TakeRemainder();
   if (!rest.empty()) {
-    stream_.expires_after(settings_.idle_timeout);
+    deadline_.ExpiresAfter(settings_.idle_timeout);
     auto [rec, rn] = co_await asio::async_write(
-        stream_, http::make_chunk(asio::buffer(rest)), kUseTuple);
+        socket_, http::make_chunk(asio::buffer(rest)), kUseTuple);
     if (rec) {
       client_gone_ = true;
       co_return;
     }
   }
-  stream_.expires_after(settings_.idle_timeout);
+  deadline_.ExpiresAfter(settings_.idle_timeout);
   auto [lec, ln] =
-      co_await asio::async_write(stream_, http::make_chunk_last(), kUseTuple);
-  stream_.expires_never();
+      co_await asio::async_write(socket_, http::make_chunk_last(), kUseTuple);
+  deadline_.ExpiresNever();
   if (lec) client_gone_ = true;
 }
 

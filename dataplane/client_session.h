@@ -18,6 +18,7 @@
 #include "dataplane/metrics/dataplane_metrics.h"
 #include "dataplane/request_handler.h"
 #include "dataplane/snapshot_holder.h"
+#include "dataplane/socket_deadline.h"
 #include "dataplane/upstream_client.h"
 #include "dataplane/usage_record.h"
 
@@ -108,7 +109,10 @@ class ClientSession {
     }
   }
 
-  TcpStream stream_;
+  TcpSocket socket_;
+  // The idle, header and body timeouts, and a client too slow to take a
+  // response.
+  SocketDeadline deadline_;
   boost::beast::flat_buffer buffer_;
   SessionSettings& settings_;
   SessionWorker& worker_;

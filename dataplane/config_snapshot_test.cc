@@ -1,7 +1,7 @@
 #include "dataplane/config_snapshot.h"
 
-#include "common/crypto/sha256.h"
 #include "common/config_delta.h"
+#include "common/crypto/sha256.h"
 #include "dataplane/config_subscriber.h"
 #include "dataplane/limits/clock.h"
 #include "dataplane/test_snapshot.h"

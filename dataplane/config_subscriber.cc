@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <random>
 
-#include "common/log.h"
 #include "common/config_delta.h"
+#include "common/log.h"
 #include "llmproxy/v1/config_service.grpc.pb.h"
 
 namespace llmproxy::dataplane {

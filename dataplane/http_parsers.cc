@@ -38,9 +38,9 @@ HeaderFields::Field HeaderFields::at(std::size_t index) const {
 std::string_view HeaderFields::Get(std::string_view name) const {
   for (const Ref& ref : refs_) {
     if (ref.name_size == name.size() &&
-        EqualsIgnoreCase(std::string_view(text_.data() + ref.name_at,
-                                          ref.name_size),
-                         name)) {
+        EqualsIgnoreCase(
+            std::string_view(text_.data() + ref.name_at, ref.name_size),
+            name)) {
       return std::string_view(text_.data() + ref.value_at, ref.value_size);
     }
   }

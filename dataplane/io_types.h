@@ -13,7 +13,6 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/use_awaitable.hpp"
-#include "boost/beast/core/tcp_stream.hpp"
 
 namespace llmproxy::dataplane {
 
@@ -29,9 +28,6 @@ using TcpAcceptor =
     boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, IoExecutor>;
 using TcpResolver =
     boost::asio::ip::basic_resolver<boost::asio::ip::tcp, IoExecutor>;
-using TcpStream =
-    boost::beast::basic_stream<boost::asio::ip::tcp, IoExecutor,
-                               boost::beast::unlimited_rate_policy>;
 
 // Completion token of an operation awaited in a Task: the error code comes
 // back as part of a tuple instead of being thrown.

@@ -3,16 +3,13 @@
 // Included only by the Beast translation units (client_session.cc,
 // upstream_client.cc).
 
-#include <chrono>
 #include <cstddef>
-#include <optional>
 #include <type_traits>
 
 #include "boost/asio/buffer.hpp"
 #include "boost/asio/error.hpp"
 #include "boost/asio/write.hpp"
 #include "boost/beast/core/buffers_suffix.hpp"
-#include "boost/beast/core/stream_traits.hpp"
 #include "boost/system/error_code.hpp"
 #include "dataplane/io_types.h"
 
@@ -36,26 +33,20 @@ std::size_t WriteNow(Socket& socket, const Buffers& buffers,
   return written;
 }
 
-// Writes all of `buffers` to `stream`: at once when it is a plain TCP stream
-// whose socket takes everything (WriteNow), else the rest asynchronously,
-// under `timeout` when given (the stream's timer is off again afterwards;
-// without one, whatever timer the caller set runs).
+// Writes all of `buffers` to `stream`: at once when it is a plain TCP socket
+// that takes everything (WriteNow), else the rest asynchronously.
 template <class Stream, class Buffers>
-Task<boost::system::error_code> WriteAll(
-    Stream& stream, const Buffers& buffers,
-    std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
+Task<boost::system::error_code> WriteAll(Stream& stream,
+                                         const Buffers& buffers) {
   boost::system::error_code ec;
   std::size_t written = 0;
-  if constexpr (std::is_same_v<Stream, TcpStream>) {
-    written = WriteNow(stream.socket(), buffers, ec);
+  if constexpr (std::is_same_v<Stream, TcpSocket>) {
+    written = WriteNow(stream, buffers, ec);
     if (ec || written == boost::asio::buffer_size(buffers)) co_return ec;
   }
   boost::beast::buffers_suffix<Buffers> rest(buffers);
   rest.consume(written);
-  auto& tcp = boost::beast::get_lowest_layer(stream);
-  if (timeout) tcp.expires_after(*timeout);
   auto [wec, n] = co_await boost::asio::async_write(stream, rest, kUseTuple);
-  if (timeout) tcp.expires_never();
   co_return wec;
 }
 

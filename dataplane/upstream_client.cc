@@ -18,6 +18,7 @@
 #include "dataplane/buffered_parse.h"
 #include "dataplane/http_read.h"
 #include "dataplane/nonblocking_write.h"
+#include "dataplane/socket_deadline.h"
 
 namespace llmproxy::dataplane {
 
@@ -53,23 +54,24 @@ class UpstreamConnection {
     } else {
       plain.emplace(executor);
     }
+    deadline.emplace(executor, socket());
   }
 
-  TcpStream& tcp() {
-    return secure ? beast::get_lowest_layer(*secure) : *plain;
-  }
-  bool is_open() { return tcp().socket().is_open(); }
+  TcpSocket& socket() { return secure ? secure->next_layer() : *plain; }
+  bool is_open() { return socket().is_open(); }
   void Close() {
     beast::error_code ec;
     resolver.cancel();
-    tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
-    tcp().socket().close(ec);
+    socket().shutdown(tcp::socket::shutdown_both, ec);
+    socket().close(ec);
   }
 
   std::string key;
   TcpResolver resolver;
-  std::optional<TcpStream> plain;
-  std::optional<beast::ssl_stream<TcpStream>> secure;
+  std::optional<TcpSocket> plain;
+  std::optional<beast::ssl_stream<TcpSocket>> secure;
+  // Connect, first-byte and idle timeouts.
+  std::optional<SocketDeadline> deadline;
   beast::flat_buffer buffer;
   std::optional<ResponseParser> parser;
   std::chrono::steady_clock::time_point idle_since;
@@ -78,9 +80,9 @@ class UpstreamConnection {
 
 namespace {
 
-UpstreamFailure ConnectFailure(const beast::error_code& ec, bool cancelled) {
+UpstreamFailure ConnectFailure(const UpstreamConnection& conn, bool cancelled) {
   if (cancelled) return UpstreamFailure::kCancelled;
-  if (ec == beast::error::timeout) return UpstreamFailure::kConnectTimeout;
+  if (conn.deadline->expired()) return UpstreamFailure::kConnectTimeout;
   return UpstreamFailure::kConnect;
 }
 
@@ -92,22 +94,23 @@ Task<UpstreamFailure> Connect(UpstreamConnection& conn,
       endpoint.host, std::to_string(endpoint.port), kUseTuple);
   if (rec || cancelled) {
     detail = "resolve: " + rec.message();
-    co_return ConnectFailure(rec, cancelled);
+    co_return ConnectFailure(conn, cancelled);
   }
-  TcpStream& stream = conn.tcp();
-  stream.expires_after(timeout);
-  auto [cec, ep] = co_await stream.async_connect(results, kUseTuple);
+  TcpSocket& socket = conn.socket();
+  conn.deadline->ExpiresAfter(timeout);
+  auto [cec, ep] = co_await asio::async_connect(socket, results, kUseTuple);
   if (cec || cancelled) {
-    detail = "connect: " + cec.message();
-    co_return ConnectFailure(cec, cancelled);
+    detail = conn.deadline->expired() ? "connect: timed out"
+                                      : "connect: " + cec.message();
+    co_return ConnectFailure(conn, cancelled);
   }
   // The connect waited for writability, and Asio keeps a socket registered
   // for what it once waited for: each ACK of a request would then wake the
   // thread for nothing. Registered afresh, the socket waits for readability
   // only (a write that cannot finish at once registers writability again).
   beast::error_code register_ec;
-  if (auto fd = stream.socket().release(register_ec); !register_ec) {
-    stream.socket().assign(ep.protocol(), fd, register_ec);
+  if (auto fd = socket.release(register_ec); !register_ec) {
+    socket.assign(ep.protocol(), fd, register_ec);
     if (register_ec) {
       ::close(fd);
       detail = "connect: " + register_ec.message();
@@ -116,10 +119,10 @@ Task<UpstreamFailure> Connect(UpstreamConnection& conn,
   }
   beast::error_code ignored;
   // Small writes (one SSE event, one request) must leave at once.
-  stream.socket().set_option(tcp::no_delay(true), ignored);
+  socket.set_option(tcp::no_delay(true), ignored);
   // WriteNow needs a socket that never blocks (async operations are
   // unaffected).
-  stream.socket().non_blocking(true, ignored);
+  socket.non_blocking(true, ignored);
   if (conn.secure) {
     // SNI, then verify the chain against the system store and the name
     // against the host we meant to reach.
@@ -133,8 +136,9 @@ Task<UpstreamFailure> Connect(UpstreamConnection& conn,
     auto [hec] = co_await conn.secure->async_handshake(
         asio::ssl::stream_base::client, kUseTuple);
     if (hec || cancelled) {
-      detail = "tls handshake: " + hec.message();
-      co_return ConnectFailure(hec, cancelled);
+      detail = conn.deadline->expired() ? "tls handshake: timed out"
+                                        : "tls handshake: " + hec.message();
+      co_return ConnectFailure(conn, cancelled);
     }
   }
   conn.connected = true;
@@ -284,7 +288,7 @@ Task<UpstreamFailure> UpstreamExchange::Start(const UpstreamRequest& upstream,
       if (failure != UpstreamFailure::kNone) co_return failure;
     }
     connection_->buffer.clear();
-    connection_->tcp().expires_after(timeouts_.first_byte);
+    connection_->deadline->ExpiresAfter(timeouts_.first_byte);
     beast::error_code ec =
         connection_->secure
             ? co_await WriteAndReadHeader(*connection_->secure, *connection_,
@@ -293,8 +297,11 @@ Task<UpstreamFailure> UpstreamExchange::Start(const UpstreamRequest& upstream,
                                           head, body);
     if (!ec) co_return UpstreamFailure::kNone;
     if (cancelled_) co_return UpstreamFailure::kCancelled;
+    if (connection_->deadline->expired()) {
+      error_detail_ = "exchange: timed out";
+      co_return UpstreamFailure::kTimeout;
+    }
     error_detail_ = "exchange: " + ec.message();
-    if (ec == beast::error::timeout) co_return UpstreamFailure::kTimeout;
     // A pooled connection the server closed meanwhile fails before any
     // response byte: the request was not processed, so resend it once on a
     // fresh connection.
@@ -329,7 +336,7 @@ Task<absl::StatusOr<std::size_t>> UpstreamExchange::ReadSome(char* data,
                                        pec.message());
     }
     if (parsed > 0 || connection_->parser->is_done()) co_return parsed;
-    connection_->tcp().expires_after(timeouts_.idle);
+    connection_->deadline->ExpiresAfter(timeouts_.idle);
     beast::error_code ec =
         connection_->secure
             ? co_await ReadOnce(*connection_->secure, connection_->buffer,
@@ -341,7 +348,7 @@ Task<absl::StatusOr<std::size_t>> UpstreamExchange::ReadSome(char* data,
         last_failure_ = UpstreamFailure::kCancelled;
         co_return absl::CancelledError("cancelled");
       }
-      if (ec == beast::error::timeout) {
+      if (connection_->deadline->expired()) {
         last_failure_ = UpstreamFailure::kTimeout;
         co_return absl::DeadlineExceededError("upstream body stalled");
       }

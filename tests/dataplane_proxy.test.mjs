@@ -24,6 +24,7 @@ const AZURE_API_VERSION = '2024-06-01';
 
 let S;  // the stack
 let dpShortTimeout;  // a second data plane with a short --upstream-timeout-ms
+let dpShortIdle;  // a third one with a short --idle-timeout-ms (also the upstream body's)
 const ids = {};
 
 // ---------------------------------------------------------------------------- helpers
@@ -155,6 +156,8 @@ before(async () => {
   ids.midclose = await model('midclose-alias', 'fake-midclose', ids.openai);
   ids.chunked = await model('chunked-alias', 'fake-chunked', ids.openai);
   ids.chunkedSlow = await model('chunked-slow-alias', 'fake-chunked-chunkdelay30', ids.openai);
+  ids.stall = await model('stall-alias', 'fake-chunked-chunkdelay2000', ids.openai);
+  ids.stallStream = await model('stall-stream-alias', 'fake-chunkdelay2000', ids.openai);
   for (const s of [400, 429, 500, 503]) ids[`e${s}`] = await model(`err${s}-alias`, `fake-status${s}`, ids.openai);
   ids.disabledModel = await model('disabled-alias', 'gpt-4o', ids.openai, ['--disabled']);
   ids.azureChat = await model('azure-chat', 'my-gpt4o-deployment', ids.azure);
@@ -176,6 +179,8 @@ before(async () => {
   await until(async () => (await get('/v1/models', { key: KEY_B })).status === 200, { timeoutMs: 10000, what: 'config reaches the data plane' });
   dpShortTimeout = await S.startExtraDataplane({ upstreamTimeoutMs: 500 });
   await until(async () => (await call(dpShortTimeout.url, 'GET', '/v1/models', { key: KEY_A })).status === 200, { timeoutMs: 10000, what: 'config reaches the second data plane' });
+  dpShortIdle = await S.startExtraDataplane({ idleTimeoutMs: 700 });
+  await until(async () => (await call(dpShortIdle.url, 'GET', '/v1/models', { key: KEY_A })).status === 200, { timeoutMs: 10000, what: 'config reaches the third data plane' });
 });
 
 after(async () => {
@@ -628,6 +633,38 @@ describe('upstream failures', () => {
     assertOpenAiError(r, 504, 'upstream timeout');
     assert.ok(ms >= 450, `answered 504 after ${ms} ms, before the 500 ms timeout`);
     assert.ok(ms < 5000, `took ${ms} ms with a 500 ms upstream timeout`);
+  });
+  // The upstream sends its header and a first piece, then nothing for 2 s:
+  // with a 700 ms idle timeout the proxy gives up long before the next piece.
+  it('504 when a non-streamed answer stalls longer than --idle-timeout-ms', async () => {
+    const t0 = Date.now();
+    const r = await call(dpShortIdle.url, 'POST', '/v1/chat/completions', { key: KEY_A, body: chatBody('stall-alias') });
+    const ms = Date.now() - t0;
+    assertOpenAiError(r, 504, 'stalled answer');
+    assert.match(r.json.error.message, /stopped answering/);
+    assert.ok(ms >= 650, `answered 504 after ${ms} ms, before the 700 ms idle timeout`);
+    assert.ok(ms < 1900, `answered after ${ms} ms: the stall ended before the timeout fired`);
+  });
+  it('a stream that stalls longer than --idle-timeout-ms ends truncated, without [DONE]', async () => {
+    const t0 = Date.now();
+    const res = await fetch(`${dpShortIdle.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json' },
+      body: JSON.stringify(chatBody('stall-stream-alias', { stream: true, max_tokens: 5 })),
+      signal: AbortSignal.timeout(10000),
+    });
+    assert.equal(res.status, 200);
+    const events = [];
+    try {
+      await readSse(res, t0, (ev) => events.push(ev));
+    } catch (e) {
+      // The truncated chunked body ends the read with an error: expected.
+      assert.notEqual(e.name, 'TimeoutError', 'client stream hung after the upstream stalled');
+    }
+    const ms = Date.now() - t0;
+    assert.ok(ms < 1900, `stream ended after ${ms} ms: the stall ended before the timeout fired`);
+    assert.ok(events.length >= 1 && events.length < 3, `relayed ${events.length} events before the stall`);
+    assert.ok(!events.some((e) => e.data === '[DONE]'), 'the proxy invented a [DONE] for a truncated stream');
   });
   it('503 when the only deployment is disabled', async () => {
     assertOpenAiError(await post('/v1/chat/completions', chatBody('disabled-alias')), 503, 'disabled model');
