@@ -244,7 +244,7 @@ Task<void> ClientSession::Dispatch(RequestParser& request) {
         return request.fields().Get(name);
       });
   ClientRequest client{request.method_string(), request.target(), api_key,
-                       request.body()};
+                       request.body(), &key_hasher_};
   // The one snapshot reference this request uses from start to end.
   ConfigSnapshotPtr snapshot = settings_.holder.Get();
   RequestInfo info;

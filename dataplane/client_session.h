@@ -118,6 +118,7 @@ class ClientSession {
   SessionWorker& worker_;
   std::optional<RequestParser> parser_;
   bool idle_ = true;
+  ApiKeyHasher key_hasher_;
 
   // Per request.
   std::string request_id_;

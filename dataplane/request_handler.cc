@@ -82,8 +82,9 @@ HandlerResult HandleClientRequest(const ClientRequest& request,
   if (snapshot == nullptr) return ErrorResponse(ConfigNotLoaded());
 
   ApiError error;
-  auto caller = Authenticate(*snapshot, request.api_key,
-                             options.master_key_sha256, now, &error);
+  auto caller =
+      Authenticate(*snapshot, request.api_key, options.master_key_sha256, now,
+                   &error, request.key_hasher);
   if (!caller.ok()) return ErrorResponse(error);
   if (caller->key != nullptr) {
     info->virtual_key_id = caller->key->id;

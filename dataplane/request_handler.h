@@ -14,6 +14,7 @@
 #include "dataplane/provider_adapter.h"
 #include "dataplane/request_limits.h"
 #include "dataplane/request_router.h"
+#include "dataplane/virtual_key_auth.h"
 
 namespace llmproxy::dataplane {
 
@@ -24,6 +25,9 @@ struct ClientRequest {
   std::string_view target;
   std::string_view api_key;  // from ExtractApiKey
   std::string_view body;
+  // The connection's key hasher (optional: without one the key is hashed
+  // afresh).
+  ApiKeyHasher* key_hasher = nullptr;
 };
 
 // An answer produced without calling a provider.

@@ -30,13 +30,34 @@ struct Caller {
                           std::string_view alias) const;
 };
 
+// Sha256Hex of API keys, remembering the last key and its hash: a client
+// sends the same key with every request on a keep-alive connection, and the
+// hash is most of what authenticating costs. One per client connection;
+// the key it keeps is wiped when it is replaced or destroyed.
+class ApiKeyHasher {
+ public:
+  ApiKeyHasher() = default;
+  ~ApiKeyHasher();
+  ApiKeyHasher(const ApiKeyHasher&) = delete;
+  ApiKeyHasher& operator=(const ApiKeyHasher&) = delete;
+
+  // Valid until the next call.
+  std::string_view Hash(std::string_view api_key);
+
+ private:
+  std::string key_;
+  std::string sha256_;
+};
+
 // Authenticates `api_key` against `snapshot`. The master key (given as its
 // Sha256Hex, empty when none is configured) may call every model. Errors are
-// 401 ApiErrors: missing, unknown, disabled or expired key.
+// 401 ApiErrors: missing, unknown, disabled or expired key. `hasher`, when
+// given, hashes the key (else it is hashed here).
 absl::StatusOr<Caller> Authenticate(const ConfigSnapshot& snapshot,
                                     std::string_view api_key,
                                     std::string_view master_key_sha256,
                                     std::chrono::system_clock::time_point now,
-                                    ApiError* error);
+                                    ApiError* error,
+                                    ApiKeyHasher* hasher = nullptr);
 
 }  // namespace llmproxy::dataplane

@@ -96,5 +96,32 @@ TEST_F(AuthenticateTest, MasterKeyMayCallEveryModel) {
   EXPECT_FALSE(Auth("sk-master").ok());
 }
 
+// One hasher serves a connection whose requests may carry different keys
+// (a client behind another proxy): each request is judged by its own key.
+TEST_F(AuthenticateTest, AConnectionsHasherJudgesEachRequestByItsOwnKey) {
+  ApiKeyHasher hasher;
+  const std::string_view keys[] = {"sk-team",    "sk-team", "sk-off",
+                                   "sk-unknown", "sk-team", "",
+                                   "sk-master",  "sk-later"};
+  for (std::string_view key : keys) {
+    SCOPED_TRACE(key);
+    auto with = Authenticate(*snapshot_, key, Sha256Hex("sk-master"), now_,
+                             &error_, &hasher);
+    auto without = Auth(key, Sha256Hex("sk-master"));
+    ASSERT_EQ(with.ok(), without.ok());
+    if (!with.ok()) continue;
+    EXPECT_EQ(with->is_master, without->is_master);
+    EXPECT_EQ(with->key, without->key);
+  }
+}
+
+TEST(ApiKeyHasher, GivesTheKeysSha256WhetherRememberedOrNot) {
+  ApiKeyHasher hasher;
+  for (std::string_view key :
+       {"sk-a", "sk-a", "sk-b", "sk-a", "sk-ab", "", "sk-a"}) {
+    EXPECT_EQ(hasher.Hash(key), Sha256Hex(key)) << key;
+  }
+}
+
 }  // namespace
 }  // namespace llmproxy::dataplane
