@@ -1,5 +1,6 @@
 #include "dataplane/client_session.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <string>
@@ -65,11 +66,43 @@ void AppendField(std::string& out, std::string_view name,
 }  // namespace
 
 struct ClientWatch {
-  ClientSession* session = nullptr;  // null when no request is watched
-  uint64_t generation = 0;           // which request the peek belongs to
+  ClientSession* session = nullptr;  // null when no request is upstream
+  uint64_t generation = 0;  // which request the delay and the peek belong to
+  bool armed = false;       // the peek is pending
   asio::cancellation_signal cancel;
   char peeked = 0;  // MSG_PEEK's target: the byte stays in the socket
 };
+
+void DelayedWatches::Add(std::shared_ptr<ClientWatch> watch) {
+  const uint64_t generation = watch->generation;
+  const Clock::time_point due = Clock::now() + kDelay;
+  entries_.push_back(Entry{std::move(watch), generation, due});
+  if (!waiting_) Wait(due);
+}
+
+void DelayedWatches::Wait(Clock::time_point due) {
+  waiting_ = true;
+  timer_.expires_at(due);
+  timer_.async_wait(
+      [this](const boost::system::error_code& ec) { OnTimer(ec); });
+}
+
+void DelayedWatches::OnTimer(const boost::system::error_code& ec) {
+  waiting_ = false;
+  if (ec) return;  // shutting down
+  const Clock::time_point now = Clock::now();
+  while (!entries_.empty() && entries_.front().due <= now) {
+    Entry entry = std::move(entries_.front());
+    entries_.pop_front();
+    ClientWatch& watch = *entry.watch;
+    if (watch.session != nullptr && watch.generation == entry.generation) {
+      watch.session->ArmWatch();
+    }
+  }
+  // At most one tick per kDelay: under load a request is due every few
+  // microseconds, and a timer armed for each would cost a system call each.
+  if (!entries_.empty()) Wait(std::max(entries_.front().due, now + kDelay));
+}
 
 ClientSession::ClientSession(TcpSocket socket, SessionSettings& settings,
                              SessionWorker& worker)
@@ -318,17 +351,21 @@ void ClientSession::StartWatch() {
   if (watch_ == nullptr) watch_ = std::make_shared<ClientWatch>();
   watch_->session = this;
   ++watch_->generation;
-  ArmWatch();
+  worker_.watches.Add(watch_);
 }
 
 void ClientSession::StopWatch() {
   watch_->session = nullptr;
-  watch_->cancel.emit(asio::cancellation_type::all);
+  if (watch_->armed) {
+    watch_->armed = false;
+    watch_->cancel.emit(asio::cancellation_type::all);
+  }
 }
 
 void ClientSession::ArmWatch() {
   std::shared_ptr<ClientWatch> watch = watch_;
   const uint64_t generation = watch->generation;
+  watch->armed = true;
   // A peek, not a read: nothing is taken from the socket, so a completion
   // that arrives after the request is over loses no bytes. Asio tries it
   // once at once (a failed recvfrom when nothing is there) and then waits
@@ -339,9 +376,9 @@ void ClientSession::ArmWatch() {
           watch->cancel.slot(),
           [watch, generation](const boost::system::error_code& ec,
                               std::size_t) {
-            if (watch->session == nullptr || watch->generation != generation) {
-              return;
-            }
+            if (watch->generation != generation) return;
+            watch->armed = false;
+            if (watch->session == nullptr) return;
             watch->session->OnClientReadable(ec);
           }));
 }

@@ -6,12 +6,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_set>
 
+#include "boost/asio/steady_timer.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "dataplane/http_parsers.h"
 #include "dataplane/io_types.h"
@@ -47,12 +50,51 @@ struct SessionSettings {
 };
 
 class ClientSession;
+struct ClientWatch;
 
-// Per I/O thread: its upstream pool and its live sessions (touched only on
-// that thread).
+// Watching a client for a hang-up while its request is upstream costs a
+// system call, and an operation to cancel once the answer is in; most
+// answers come back long before a client gives up. So a request is watched
+// only once it has waited kDelay: the hang-up of a client that leaves a
+// request is noticed within 2 x kDelay. Per I/O thread: requests in the order
+// they went upstream, and one timer that ticks at most once per kDelay while
+// any of them waits.
+class DelayedWatches {
+ public:
+  static constexpr std::chrono::milliseconds kDelay{20};
+
+  explicit DelayedWatches(IoExecutor executor) : timer_(executor) {}
+
+  // Starts the watch of `watch`'s current request kDelay from now, if that
+  // request is still upstream then.
+  void Add(std::shared_ptr<ClientWatch> watch);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Entry {
+    std::shared_ptr<ClientWatch> watch;
+    uint64_t generation;
+    Clock::time_point due;
+  };
+
+  void Wait(Clock::time_point due);
+  void OnTimer(const boost::system::error_code& ec);
+
+  std::deque<Entry> entries_;
+  boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>,
+                                    IoExecutor>
+      timer_;
+  bool waiting_ = false;
+};
+
+// Per I/O thread: its upstream pool, its live sessions and their delayed
+// watches (touched only on that thread).
 struct SessionWorker {
+  explicit SessionWorker(IoExecutor executor) : watches(executor) {}
+
   UpstreamPool* pool = nullptr;
   std::unordered_set<ClientSession*> sessions;
+  DelayedWatches watches;
 };
 
 // One client connection: reads requests one after another (keep-alive),
@@ -90,9 +132,12 @@ class ClientSession {
   Task<void> RelayWhole(int status);
   // Watch the client socket while a request is upstream: if the client
   // disconnects, the upstream exchange is cancelled; bytes of a pipelined
-  // next request stay in the socket. A plain completion handler on a peek,
-  // not a second coroutine: no frames, no parallel group, and no epoll_ctl
-  // per request (Asio tries the peek once, then waits for readability).
+  // next request stay in the socket. StartWatch hands the request to the
+  // thread's DelayedWatches, which calls ArmWatch if it is still upstream
+  // after the delay. A plain completion handler on a peek, not a second
+  // coroutine: no frames, no parallel group, and no epoll_ctl (Asio tries
+  // the peek once, a failed recvfrom, then waits for readability).
+  friend class DelayedWatches;
   void StartWatch();
   void StopWatch();
   void ArmWatch();

@@ -31,7 +31,7 @@ struct Worker {
   asio::executor_work_guard<asio::io_context::executor_type> guard{
       io.get_executor()};
   std::unique_ptr<UpstreamPool> pool;
-  SessionWorker sessions;
+  SessionWorker sessions{io.get_executor()};
   std::thread thread;
 };
 
