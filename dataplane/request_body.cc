@@ -637,9 +637,15 @@ bool IsUsageOnlyChunk(std::string_view data) {
 }
 
 std::string SpliceModel(std::string_view body, std::string_view new_model) {
-  const std::string replacement = JsonQuote(new_model);
+  // Model names rarely need escaping: quote them without Boost.JSON's
+  // serializer (and its two allocations) unless they do.
+  const bool plain =
+      std::all_of(new_model.begin(), new_model.end(), [](char c) {
+        return static_cast<unsigned char>(c) >= 0x20 && c != '"' && c != '\\';
+      });
+  const std::string escaped = plain ? std::string() : JsonQuote(new_model);
   std::string out;
-  out.reserve(body.size() + replacement.size());
+  out.reserve(body.size() + new_model.size() + 2 + escaped.size());
   std::size_t pos = SkipSpace(body, 0);
   if (pos >= body.size() || body[pos] != '{') return std::string(body);
   std::size_t copied = 0;
@@ -656,7 +662,12 @@ std::string SpliceModel(std::string_view body, std::string_view new_model) {
     std::size_t value_end = SkipValue(body, pos);
     if (is_model) {
       out.append(body.substr(copied, pos - copied));
-      out.append(replacement);
+      if (plain) {
+        out.push_back('"');
+        out.append(new_model).push_back('"');
+      } else {
+        out.append(escaped);
+      }
       copied = value_end;
     }
     pos = SkipSpace(body, value_end);

@@ -130,6 +130,17 @@ TEST(SpliceModel, HandlesEscapesInValuesAndKeys) {
   EXPECT_EQ(SpliceModel(R"({"m\u006fdel":"a"})", "b"), R"({"m\u006fdel":"b"})");
 }
 
+TEST(SpliceModel, QuotesEveryNameAsJson) {
+  for (std::string_view name :
+       {std::string_view("plain-1"), std::string_view("tab\there"),
+        std::string_view("nul\0in", 6), std::string_view("mod\xC3\xA8le"),
+        std::string_view("back\\slash"), std::string_view("")}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(SpliceModel(R"({"model":"a"})", name),
+              "{\"model\":" + JsonQuote(name) + "}");
+  }
+}
+
 TEST(SpliceModel, SkipsNestedStructuresWithBracketsInStrings) {
   std::string body =
       R"({"messages":[{"content":"} ] { ["}],"model":"a","n":[1,{"model":2}]})";

@@ -47,7 +47,7 @@ class UpstreamConnection {
  public:
   UpstreamConnection(IoExecutor executor, asio::ssl::context& tls,
                      const UpstreamEndpoint& endpoint)
-      : key(endpoint.PoolKey()), resolver(executor) {
+      : key(endpoint.pool_key), resolver(executor) {
     buffer.reserve(kReadBufferBytes);
     if (endpoint.tls) {
       secure.emplace(executor, tls);
@@ -192,7 +192,7 @@ std::string SerializeRequestHead(const UpstreamRequest& upstream,
   auto field = [&head](std::string_view name, std::string_view value) {
     head.append(name).append(": "sv).append(value).append("\r\n"sv);
   };
-  if (!overridden("Host", 0)) field("Host", upstream.endpoint->HostHeader());
+  if (!overridden("Host", 0)) field("Host", upstream.endpoint->host_header);
   if (!overridden("User-Agent", 0)) field("User-Agent", "llm-proxy");
   if (!overridden("Content-Type", 0)) field("Content-Type", "application/json");
   if (!overridden("Accept", 0)) {
@@ -278,7 +278,7 @@ Task<UpstreamFailure> UpstreamExchange::Start(const UpstreamRequest& upstream,
 
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (cancelled_) co_return UpstreamFailure::kCancelled;
-    connection_ = attempt == 0 ? pool_.TakeIdle(endpoint.PoolKey()) : nullptr;
+    connection_ = attempt == 0 ? pool_.TakeIdle(endpoint.pool_key) : nullptr;
     const bool reused = connection_ != nullptr;
     if (!reused) {
       connection_ = std::make_unique<UpstreamConnection>(pool_.executor(),

@@ -11,17 +11,6 @@
 
 namespace llmproxy::dataplane {
 
-std::string UpstreamEndpoint::PoolKey() const {
-  return std::string(tls ? "https:" : "http:") + host + ":" +
-         std::to_string(port);
-}
-
-std::string UpstreamEndpoint::HostHeader() const {
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  if (port != (tls ? 443 : 80)) h += ":" + std::to_string(port);
-  return h;
-}
-
 absl::StatusOr<UpstreamEndpoint> ParseUpstreamEndpoint(std::string_view url) {
   boost::system::result<boost::urls::url_view> parsed =
       boost::urls::parse_absolute_uri(url);
@@ -65,6 +54,13 @@ absl::StatusOr<UpstreamEndpoint> ParseUpstreamEndpoint(std::string_view url) {
   std::string_view path = u.encoded_path();
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   ep.base_path = std::string(path);
+  ep.pool_key = std::string(ep.tls ? "https:" : "http:") + ep.host + ":" +
+                std::to_string(ep.port);
+  ep.host_header =
+      ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host;
+  if (ep.port != (ep.tls ? 443 : 80)) {
+    ep.host_header += ":" + std::to_string(ep.port);
+  }
   return ep;
 }
 

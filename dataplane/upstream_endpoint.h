@@ -16,11 +16,12 @@ struct UpstreamEndpoint {
   uint16_t port = 443;
   // Path prefix without a trailing slash, e.g. "/v1" or "" for none.
   std::string base_path;
-
+  // Derived from the above by ParseUpstreamEndpoint, once, rather than per
+  // request.
   // "https:host:port": the key of the keep-alive pool.
-  std::string PoolKey() const;
+  std::string pool_key;
   // The Host header value: host, plus ":port" when not the scheme's default.
-  std::string HostHeader() const;
+  std::string host_header;
 };
 
 // Parses "http[s]://host[:port][/path]". Query strings and fragments are
