@@ -27,8 +27,9 @@ class ProtoWriter {
     if (!value.empty()) Bytes(field, value);
   }
   void Bytes(int field, std::string_view value) {
-    Tag(field, kLengthDelimited);
-    Varint(value.size());
+    uint8_t head[kMaxTagBytes + kMaxVarintBytes];
+    uint8_t* end = Tag(field, kLengthDelimited, head);
+    Append(head, Coded::WriteVarint64ToArray(value.size(), end));
     out_.append(value);
   }
   // int32 and int64 alike: a negative value is written as its 64-bit two's
@@ -38,17 +39,18 @@ class ProtoWriter {
   }
   void Uint64(int field, uint64_t value) {
     if (value == 0) return;
-    Tag(field, kVarint);
-    Varint(value);
+    uint8_t buf[kMaxTagBytes + kMaxVarintBytes];
+    uint8_t* end = Tag(field, kVarint, buf);
+    Append(buf, Coded::WriteVarint64ToArray(value, end));
   }
   void Bool(int field, bool value) { Uint64(field, value ? 1 : 0); }
   void Double(int field, double value) {
     uint64_t bits;
     std::memcpy(&bits, &value, sizeof bits);
     if (bits == 0) return;
-    Tag(field, kFixed64);
-    uint8_t buf[8];
-    Append(buf, Coded::WriteLittleEndian64ToArray(bits, buf));
+    uint8_t buf[kMaxTagBytes + 8];
+    uint8_t* end = Tag(field, kFixed64, buf);
+    Append(buf, Coded::WriteLittleEndian64ToArray(bits, end));
   }
 
  private:
@@ -56,13 +58,13 @@ class ProtoWriter {
   static constexpr uint32_t kVarint = 0;
   static constexpr uint32_t kFixed64 = 1;
   static constexpr uint32_t kLengthDelimited = 2;
+  static constexpr std::size_t kMaxTagBytes = 5;
+  static constexpr std::size_t kMaxVarintBytes = 10;
 
-  void Tag(int field, uint32_t wire_type) {
-    Varint(static_cast<uint64_t>(field) << 3 | wire_type);
-  }
-  void Varint(uint64_t value) {
-    uint8_t buf[10];
-    Append(buf, Coded::WriteVarint64ToArray(value, buf));
+  // Each field's tag and its scalar (or length) leave in one append.
+  static uint8_t* Tag(int field, uint32_t wire_type, uint8_t* target) {
+    return Coded::WriteVarint32ToArray(
+        static_cast<uint32_t>(field) << 3 | wire_type, target);
   }
   void Append(const uint8_t* begin, const uint8_t* end) {
     out_.append(reinterpret_cast<const char*>(begin), end - begin);
