@@ -19,31 +19,46 @@
 
 namespace llmproxy::dataplane {
 
-// One read from `stream` into `buffer`, for `parser` to parse. At the end of
-// the stream, the parser is told (put_eof) when it had started a message,
-// which completes a body delimited by the connection's end or fails with
-// partial_message; before any byte of a message it is end_of_stream.
+// What a read of `n` bytes into `buffer.prepare(...)` that ended with `ec`
+// means for `parser`. At the end of the stream, the parser is told (put_eof)
+// when it had started a message, which completes a body delimited by the
+// connection's end or fails with partial_message; before any byte of a
+// message it is end_of_stream.
+template <class Parser>
+boost::system::error_code AfterRead(boost::system::error_code ec, std::size_t n,
+                                    boost::beast::flat_buffer& buffer,
+                                    Parser& parser) {
+  buffer.commit(n);
+  if (ec == boost::asio::error::eof) {
+    if (!parser.got_some()) return boost::beast::http::error::end_of_stream;
+    boost::system::error_code eof_ec;
+    parser.put_eof(eof_ec);
+    return eof_ec;
+  }
+  return ec;
+}
+
+// How much one read may bring into `buffer` (0: the buffer is at its limit).
+inline std::size_t ReadSize(boost::beast::flat_buffer& buffer) {
+  return boost::beast::read_size(buffer, 65536);
+}
+
+// One read from `stream` into `buffer`, for `parser` to parse.
 template <class Stream, class Parser>
 Task<boost::system::error_code> ReadOnce(Stream& stream,
                                          boost::beast::flat_buffer& buffer,
                                          Parser& parser) {
-  namespace http = boost::beast::http;
-  const std::size_t size = boost::beast::read_size(buffer, 65536);
-  if (size == 0) co_return http::error::buffer_overflow;
+  const std::size_t size = ReadSize(buffer);
+  if (size == 0) co_return boost::beast::http::error::buffer_overflow;
   auto [ec, n] =
       co_await stream.async_read_some(buffer.prepare(size), kUseTuple);
-  buffer.commit(n);
-  if (ec == boost::asio::error::eof) {
-    if (!parser.got_some()) co_return http::error::end_of_stream;
-    boost::system::error_code eof_ec;
-    parser.put_eof(eof_ec);
-    co_return eof_ec;
-  }
-  co_return ec;
+  co_return AfterRead(ec, n, buffer, parser);
 }
 
 // Reads until `parser` has the whole header (header_only) or the whole
-// message; bytes already in `buffer` are parsed first.
+// message; bytes already in `buffer` are parsed first. (The read is written
+// out rather than a co_await of ReadOnce: one coroutine frame less per
+// request and direction.)
 template <class Stream, class Parser>
 Task<boost::system::error_code> ReadParsed(Stream& stream,
                                            boost::beast::flat_buffer& buffer,
@@ -60,7 +75,11 @@ Task<boost::system::error_code> ReadParsed(Stream& stream,
       if (ec && ec != http::error::need_more) co_return ec;
       if (used > 0) continue;
     }
-    if (auto ec = co_await ReadOnce(stream, buffer, parser)) co_return ec;
+    const std::size_t size = ReadSize(buffer);
+    if (size == 0) co_return http::error::buffer_overflow;
+    auto [ec, n] =
+        co_await stream.async_read_some(buffer.prepare(size), kUseTuple);
+    if (auto error = AfterRead(ec, n, buffer, parser)) co_return error;
   }
   co_return boost::system::error_code{};
 }
