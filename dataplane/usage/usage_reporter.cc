@@ -225,12 +225,28 @@ bool UsageReporter::SendBatch(const std::vector<std::string>& records) {
       "/" + std::string(v1::UsageService::service_full_name()) + "/ReportUsage",
       &cq);
   // One operation at a time, so the next event is the one just started.
+  // Waiting for it, the queue keeps being drained to the spool: against a
+  // control plane that hangs, a call waits up to rpc_timeout, and the request
+  // path, filling the queue with thousands of records a second, would
+  // otherwise find it full and lose records.
   void* const tag = &cq;
-  auto step = [&cq](auto&& start) {
+  auto step = [&](auto&& start) {
     start();
     void* got = nullptr;
     bool ok = false;
-    return cq.Next(&got, &ok) && ok;
+    while (true) {
+      switch (cq.AsyncNext(
+          &got, &ok,
+          std::chrono::system_clock::now() + options_.flush_interval)) {
+        case grpc::CompletionQueue::GOT_EVENT:
+          return ok;
+        case grpc::CompletionQueue::SHUTDOWN:
+          return false;
+        case grpc::CompletionQueue::TIMEOUT:
+          DrainQueueToSpool();
+          break;
+      }
+    }
   };
   bool acked = step([&] { call->StartCall(tag); }) &&
                step([&] { call->Write(request, tag); }) &&

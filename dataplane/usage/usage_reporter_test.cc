@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -29,6 +30,11 @@ class FakeUsageService final : public v1::UsageService::Service {
           stream) override {
     v1::ReportUsageRequest request;
     while (stream->Read(&request)) {
+      {
+        // A control plane that hangs: the batch waits for Release().
+        std::unique_lock lock(mu_);
+        released_.wait(lock, [this] { return !hang_; });
+      }
       v1::ReportUsageResponse response;
       response.set_batch_id(request.batch_id());
       bool lose_ack;
@@ -63,9 +69,23 @@ class FakeUsageService final : public v1::UsageService::Service {
     std::lock_guard lock(mu_);
     lose_next_ack_ = true;
   }
+  // Batches received from now on wait unanswered until Release().
+  void Hang() {
+    std::lock_guard lock(mu_);
+    hang_ = true;
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      hang_ = false;
+    }
+    released_.notify_all();
+  }
 
  private:
   std::mutex mu_;
+  std::condition_variable released_;
+  bool hang_ = false;
   std::set<std::string> ids_;
   int received_ = 0;
   bool lose_next_ack_ = false;
@@ -162,6 +182,35 @@ TEST_F(UsageReporterTest, SpoolsWhileTheControlPlaneIsDownAndReplaysAfter) {
   for (int i = 200; i < 400; ++i) reporter->Enqueue(Serialized(i));
   ASSERT_TRUE(WaitFor([&] { return reporter->acked_records() == 400; }, 15s));
   EXPECT_EQ(service.unique(), 400u);
+}
+
+// A control plane that takes the call and never answers holds the send for
+// up to rpc_timeout. The request path keeps producing records meanwhile, many
+// times the queue's size: they go to the spool, none is dropped, and all are
+// delivered once the control plane answers.
+TEST_F(UsageReporterTest, AHangingControlPlaneLosesNoRecords) {
+  FakeUsageService service;
+  FakeControlPlane cp(service);
+  UsageReporterOptions options = Options(cp.port());
+  options.queue_capacity = 100;
+  options.rpc_timeout = 30s;
+  prometheus::Registry registry;
+  auto reporter = *UsageReporter::Start(options, &registry);
+  service.Hang();
+  ASSERT_TRUE(reporter->Enqueue(Serialized(0)));
+  ASSERT_TRUE(WaitFor(
+      [&] { return service.received() == 0 && reporter->spool_bytes() > 0; },
+      5s));
+  std::this_thread::sleep_for(100ms);  // the batch is in the hanging call
+  for (int i = 1; i <= 2000; ++i) {
+    ASSERT_TRUE(reporter->Enqueue(Serialized(i))) << "record " << i;
+    if (i % 50 == 0) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(reporter->acked_records(), 0);
+  service.Release();
+  ASSERT_TRUE(WaitFor([&] { return reporter->acked_records() == 2001; }, 20s))
+      << reporter->acked_records();
+  EXPECT_EQ(service.unique(), 2001u);
 }
 
 TEST_F(UsageReporterTest, RecordsSurviveARestartOfTheDataPlane) {
