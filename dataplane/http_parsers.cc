@@ -24,11 +24,6 @@ void HeaderFields::Add(std::string_view name, std::string_view value) {
                       static_cast<uint32_t>(value.size())});
 }
 
-void HeaderFields::Clear() {
-  text_.clear();
-  refs_.clear();
-}
-
 HeaderFields::Field HeaderFields::at(std::size_t index) const {
   const Ref& ref = refs_[index];
   return Field{std::string_view(text_.data() + ref.name_at, ref.name_size),
@@ -54,15 +49,6 @@ void RequestParser::on_request_impl(http::verb method, string_view method_str,
   target_.assign(target.data(), target.size());
 }
 
-void RequestParser::on_response_impl(int, string_view, int, error_code&) {}
-
-void RequestParser::on_field_impl(http::field, string_view name,
-                                  string_view value, error_code&) {
-  fields_.Add(name, value);
-}
-
-void RequestParser::on_header_impl(error_code&) {}
-
 void RequestParser::on_body_init_impl(
     const boost::optional<std::uint64_t>& content_length, error_code&) {
   // basic_parser has already refused a length above the body limit.
@@ -74,47 +60,24 @@ std::size_t RequestParser::on_body_impl(string_view body, error_code&) {
   return body.size();
 }
 
-void RequestParser::on_chunk_header_impl(std::uint64_t, string_view,
-                                         error_code&) {}
-
 std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, string_view body,
                                               error_code&) {
   body_.append(body.data(), body.size());
   return body.size();
 }
 
-void RequestParser::on_finish_impl(error_code&) {}
-
-void ResponseParser::on_request_impl(http::verb, string_view, string_view, int,
-                                     error_code&) {}
-
 void ResponseParser::on_response_impl(int code, string_view, int, error_code&) {
   status_ = code;
 }
-
-void ResponseParser::on_field_impl(http::field, string_view name,
-                                   string_view value, error_code&) {
-  fields_.Add(name, value);
-}
-
-void ResponseParser::on_header_impl(error_code&) {}
-
-void ResponseParser::on_body_init_impl(const boost::optional<std::uint64_t>&,
-                                       error_code&) {}
 
 std::size_t ResponseParser::on_body_impl(string_view body, error_code& ec) {
   return CopyBody(body, ec);
 }
 
-void ResponseParser::on_chunk_header_impl(std::uint64_t, string_view,
-                                          error_code&) {}
-
 std::size_t ResponseParser::on_chunk_body_impl(std::uint64_t, string_view body,
                                                error_code& ec) {
   return CopyBody(body, ec);
 }
-
-void ResponseParser::on_finish_impl(error_code&) {}
 
 std::size_t ResponseParser::CopyBody(string_view body, error_code& ec) {
   const std::size_t n = std::min(body_space_, body.size());

@@ -44,7 +44,6 @@ class HeaderFields {
   };
 
   void Add(std::string_view name, std::string_view value);
-  void Clear();
 
   // The value of the first field named `name` (case-insensitive), or "".
   std::string_view Get(std::string_view name) const;
@@ -65,55 +64,65 @@ class HeaderFields {
   std::vector<Ref> refs_;
 };
 
-// A request: method, target, fields and the body as a string. The body limit
-// (basic_parser::body_limit) applies to declared and chunked bodies alike.
-class RequestParser : public boost::beast::http::basic_parser<true> {
+// What both parsers share: the header fields, and nothing done for the
+// callbacks neither needs. basic_parser checks framing and limits itself.
+template <bool isRequest>
+class FieldsParser : public boost::beast::http::basic_parser<isRequest> {
  public:
-  RequestParser() = default;
-
-  boost::beast::http::verb method() const { return method_; }
-  std::string_view method_string() const { return method_string_; }
-  std::string_view target() const { return target_; }
   const HeaderFields& fields() const { return fields_; }
-  std::string& body() { return body_; }
 
- private:
+ protected:
   using error_code = boost::beast::error_code;
   using string_view = boost::beast::string_view;
 
+  void on_request_impl(boost::beast::http::verb, string_view, string_view, int,
+                       error_code&) override {}
+  void on_response_impl(int, string_view, int, error_code&) override {}
+  void on_field_impl(boost::beast::http::field, string_view name,
+                     string_view value, error_code&) override {
+    fields_.Add(name, value);
+  }
+  void on_header_impl(error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&,
+                         error_code&) override {}
+  void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
+  void on_finish_impl(error_code&) override {}
+
+ private:
+  HeaderFields fields_;
+};
+
+// A request: method, target, fields and the body as a string. The body limit
+// (basic_parser::body_limit) applies to declared and chunked bodies alike.
+class RequestParser : public FieldsParser<true> {
+ public:
+  boost::beast::http::verb method() const { return method_; }
+  std::string_view method_string() const { return method_string_; }
+  std::string_view target() const { return target_; }
+  std::string& body() { return body_; }
+
+ private:
   void on_request_impl(boost::beast::http::verb method, string_view method_str,
                        string_view target, int version,
                        error_code& ec) override;
-  void on_response_impl(int code, string_view reason, int version,
-                        error_code& ec) override;
-  void on_field_impl(boost::beast::http::field name, string_view name_string,
-                     string_view value, error_code& ec) override;
-  void on_header_impl(error_code& ec) override;
   void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
                          error_code& ec) override;
   std::size_t on_body_impl(string_view body, error_code& ec) override;
-  void on_chunk_header_impl(std::uint64_t size, string_view extensions,
-                            error_code& ec) override;
   std::size_t on_chunk_body_impl(std::uint64_t remain, string_view body,
                                  error_code& ec) override;
-  void on_finish_impl(error_code& ec) override;
 
   boost::beast::http::verb method_ = boost::beast::http::verb::unknown;
   std::string method_string_;
   std::string target_;
-  HeaderFields fields_;
   std::string body_;
 };
 
 // A response: status and fields; the body is copied into whatever buffer the
 // caller last gave (SetBodyBuffer), and put() stops with
 // http::error::need_buffer when that buffer is full.
-class ResponseParser : public boost::beast::http::basic_parser<false> {
+class ResponseParser : public FieldsParser<false> {
  public:
-  ResponseParser() = default;
-
   int status() const { return status_; }
-  const HeaderFields& fields() const { return fields_; }
 
   void SetBodyBuffer(char* data, std::size_t size) {
     body_data_ = data;
@@ -123,30 +132,15 @@ class ResponseParser : public boost::beast::http::basic_parser<false> {
   std::size_t body_space() const { return body_space_; }
 
  private:
-  using error_code = boost::beast::error_code;
-  using string_view = boost::beast::string_view;
-
-  void on_request_impl(boost::beast::http::verb method, string_view method_str,
-                       string_view target, int version,
-                       error_code& ec) override;
   void on_response_impl(int code, string_view reason, int version,
                         error_code& ec) override;
-  void on_field_impl(boost::beast::http::field name, string_view name_string,
-                     string_view value, error_code& ec) override;
-  void on_header_impl(error_code& ec) override;
-  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
-                         error_code& ec) override;
   std::size_t on_body_impl(string_view body, error_code& ec) override;
-  void on_chunk_header_impl(std::uint64_t size, string_view extensions,
-                            error_code& ec) override;
   std::size_t on_chunk_body_impl(std::uint64_t remain, string_view body,
                                  error_code& ec) override;
-  void on_finish_impl(error_code& ec) override;
 
   std::size_t CopyBody(string_view body, error_code& ec);
 
   int status_ = 0;
-  HeaderFields fields_;
   char* body_data_ = nullptr;
   std::size_t body_space_ = 0;
 };
