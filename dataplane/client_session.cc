@@ -142,9 +142,11 @@ Task<void> ClientSession::Run() {
   socket_.non_blocking(true, ec);
   try {
     while (!settings_.stopping.load()) {
-      // Waiting for the next request happens in a small coroutine of its
-      // own: an idle keep-alive connection holds that frame, not ServeOne's.
-      beast::error_code hec = co_await ReadHeader();
+      // Waiting for the next request happens in ReadParsed's small frame:
+      // an idle keep-alive connection holds that one, not ServeOne's.
+      PrepareForRequest();
+      beast::error_code hec = co_await ReadParsed(socket_, buffer_, *parser_,
+                                                  /*header_only=*/true);
       if (!co_await ServeOne(hec)) break;
     }
   } catch (const std::exception& e) {
@@ -154,7 +156,7 @@ Task<void> ClientSession::Run() {
   socket_.close(ec);
 }
 
-Task<beast::error_code> ClientSession::ReadHeader() {
+void ClientSession::PrepareForRequest() {
   idle_ = true;
   // Between requests a connection keeps no read buffer: an idle keep-alive
   // connection costs as little as possible. (Bytes of a pipelined request
@@ -164,8 +166,6 @@ Task<beast::error_code> ClientSession::ReadHeader() {
   parser_->header_limit(kHeaderLimit);
   parser_->body_limit(settings_.max_body_bytes);
   deadline_.ExpiresAfter(settings_.idle_timeout);
-  co_return co_await ReadParsed(socket_, buffer_, *parser_,
-                                /*header_only=*/true);
 }
 
 Task<bool> ClientSession::ServeOne(beast::error_code hec) {

@@ -118,9 +118,10 @@ class ClientSession {
   void Abort();
 
  private:
-  // Waits for (and reads) the next request's header.
-  Task<boost::system::error_code> ReadHeader();
-  // Serves the request whose header ReadHeader read (or failed to read:
+  // Readies the connection for its next request's header: a new parser,
+  // the idle timeout, and no read buffer kept while idle.
+  void PrepareForRequest();
+  // Serves the request whose header was read (or failed to read:
   // `header_error`); false when the connection must close afterwards.
   Task<bool> ServeOne(boost::system::error_code header_error);
   Task<void> Dispatch(RequestParser& request);
