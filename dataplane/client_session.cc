@@ -513,8 +513,6 @@ Task<void> ClientSession::RelayWhole(int status) {
     }
     co_return;
   }
-  // The provider's usage, found without parsing the rest of the body.
-  usage_ = ExtractUsage(*body);
   // The response header, serialised here rather than through http::response:
   // no per-field allocations, and header + body leave in one write. The
   // headers are those http::response::set produced: the upstream's minus
@@ -572,6 +570,9 @@ Task<void> ClientSession::RelayWhole(int status) {
   deadline_.ExpiresAfter(settings_.idle_timeout);
   if (co_await WriteAll(socket_, buffers)) client_gone_ = true;
   deadline_.ExpiresNever();
+  // The provider's usage, found without parsing the rest of the body, and
+  // after the answer has left: the client does not wait for the accounting.
+  usage_ = ExtractUsage(*body);
   Finish(status);
 }
 
