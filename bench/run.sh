@@ -8,7 +8,10 @@
 #   BENCH_CONCURRENCY       connection counts (default "1 16 64")
 #   BENCH_PACED             moderate-load cells as connections:pause_ms (default "16:1 16:2": 16
 #                           connections, each pausing 1 ms / 2 ms after every answer)
-#   BENCH_THREADS           data plane --threads and nginx proxy worker_processes (default 2)
+#   BENCH_THREADS           data plane --threads and nginx proxy worker_processes (default 1: on a
+#                           2-core box wrk and the upstream take about one core, and nginx given 2
+#                           workers served a whole burst of connections on one; see bench/README.md)
+#   BENCH_ROUNDS            full-load nginx / data plane cells per concurrency, alternating (default 3)
 #   BENCH_TTFT_N            streamed requests per TTFT target (default 300)
 #   BENCH_TTFT_SLOW_N       the same for the paced stream (10 ms between chunks; default 50)
 #   BENCH_IDLE_CONNS        idle keep-alive connections for the memory test (default 10000)
@@ -23,7 +26,8 @@ BIN_DIR=${LLMPROXY_BENCH_BIN_DIR:-$ROOT/build-bench/bin}
 DURATION=${BENCH_DURATION:-10}
 CONCURRENCY=${BENCH_CONCURRENCY:-"1 16 64"}
 PACED=${BENCH_PACED:-"16:1 16:2"}
-THREADS=${BENCH_THREADS:-2}
+THREADS=${BENCH_THREADS:-1}
+ROUNDS=${BENCH_ROUNDS:-3}
 TTFT_N=${BENCH_TTFT_N:-300}
 TTFT_SLOW_N=${BENCH_TTFT_SLOW_N:-50}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
@@ -215,6 +219,21 @@ log "data plane RSS at start: $(rss_kb $DP_PID) kB"
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# "tid ticks" for every thread of the given processes (the name in parentheses cut off first: it
+# may hold spaces).
+task_ticks() {
+  local p t
+  for p in "$@"; do
+    for t in /proc/"$p"/task/*/stat; do sed 's/^\([0-9]*\) (.*) /\1 /' "$t" 2>/dev/null; done
+  done | awk '{print $1, $13 + $14}'
+}
+# How many threads did the work between two task_ticks snapshots: those with at least a tenth of
+# it. nginx hands a burst of new connections to the one worker that wakes up first (multi_accept),
+# so "2 workers" can mean one busy worker; this says how many really served the cell.
+busy_tasks() {
+  awk 'NR == FNR {before[$1] = $2; next} {d[$1] = $2 - before[$1]; total += d[$1]}
+       END {n = 0; for (t in d) if (total > 0 && d[t] * 10 >= total) n++; print n}' "$1" "$2"
+}
 cp_settle() {  # wait (up to 60 s) until the control plane has stored the usage backlog
   local i a b
   for ((i = 0; i < 120; i++)); do
@@ -223,11 +242,13 @@ cp_settle() {  # wait (up to 60 s) until the control plane has stored the usage 
   done
   log "control plane still busy after 60 s"
 }
-run_wrk() {  # target url model key conc pids-of-the-target...  (env PAUSE_MS: paced load)
+run_wrk() {  # target url model key conc pids-of-the-target...  (env PAUSE_MS: paced load, ROUND)
   local target=$1 url=$2 model=$3 key=$4 c=$5 t=1 out p ticks0=0 ticks1=0 pause=${PAUSE_MS:-0}
+  local round=${ROUND:-1} busy
   shift 5
   out="$OUT/wrk-$target-c$c.txt"
   ((pause > 0)) && out="$OUT/wrk-$target-c$c-pause$pause.txt"
+  [[ -n ${ROUND:-} ]] && out="${out%.txt}-r$round.txt"
   export BENCH_PAUSE_MS=$pause
   cp_settle
   BENCH_MODEL=$model BENCH_KEY=$key wrk -t$t -c"$c" -d2s -s "$BENCH/post.lua" "$url" >/dev/null 2>&1 || true  # warm-up
@@ -237,23 +258,36 @@ run_wrk() {  # target url model key conc pids-of-the-target...  (env PAUSE_MS: p
   # keeps every usage record in its on-disk spool meanwhile and delivers them after, and the CPU
   # it spends on that is counted: the target's CPU is read once the control plane has caught up.
   kill -STOP "$CP_PID"
+  task_ticks "$@" >"$WORK/tasks-before"
   BENCH_MODEL=$model BENCH_KEY=$key wrk -t$t -c"$c" -d"${DURATION}s" --latency -s "$BENCH/post.lua" "$url" >"$out" 2>&1
+  task_ticks "$@" >"$WORK/tasks-after"
   kill -CONT "$CP_PID"
+  busy=$(busy_tasks "$WORK/tasks-before" "$WORK/tasks-after")
   cp_settle
   for p in "$@"; do ticks1=$((ticks1 + $(cpu_ticks "$p"))); done
   local json
   json=$(sed -n 's/^JSON //p' "$out")
   # cpu_ticks: CPU time (user + system, 1/100 s) the target's own processes used during the run.
-  echo "{\"kind\":\"rps\",\"target\":\"$target\",\"concurrency\":$c,\"pause_ms\":$pause,\"cpu_ticks\":$((ticks1 - ticks0)),\"result\":$json}" >>"$RESULTS"
-  log "$target c=$c pause=${pause}ms: $json"
+  # busy_threads: the target's threads (nginx: worker processes) that did the work during wrk.
+  echo "{\"kind\":\"rps\",\"target\":\"$target\",\"concurrency\":$c,\"pause_ms\":$pause,\"round\":$round,\"cpu_ticks\":$((ticks1 - ticks0)),\"busy_threads\":$busy,\"result\":$json}" >>"$RESULTS"
+  log "$target c=$c pause=${pause}ms round $round ($busy busy): $json"
 }
 mapfile -t FAST_PIDS < <(pgrep -P "$(cat "$WORK/nginx-fast/nginx.pid")")
 mapfile -t PROXY_PIDS < <(pgrep -P "$(cat "$WORK/nginx-proxy/nginx.pid")")
 if [[ $SKIP != *" rps "* ]]; then
   for c in $CONCURRENCY; do
     run_wrk direct-fast "http://127.0.0.1:$FAST_PORT/v1/chat/completions" gpt-4o-mini "" "$c" "${FAST_PIDS[@]}"
-    run_wrk nginx-fast "http://127.0.0.1:$PROXY_FAST_PORT/v1/chat/completions" gpt-4o-mini "" "$c" "${PROXY_PIDS[@]}"
-    run_wrk dataplane-fast "http://127.0.0.1:$DP_PORT/v1/chat/completions" bench-fast "$VKEY" "$c" "$DP_PID"
+    # The comparison the target is about, repeated: on shared cores one cell's ratio moves by
+    # 10-15 points. The order flips every round so a drift in the box's speed hits both.
+    for ((r = 1; r <= ROUNDS; r++)); do
+      for target in $( ((r % 2)) && echo "nginx dataplane" || echo "dataplane nginx"); do
+        if [[ $target == nginx ]]; then
+          ROUND=$r run_wrk nginx-fast "http://127.0.0.1:$PROXY_FAST_PORT/v1/chat/completions" gpt-4o-mini "" "$c" "${PROXY_PIDS[@]}"
+        else
+          ROUND=$r run_wrk dataplane-fast "http://127.0.0.1:$DP_PORT/v1/chat/completions" bench-fast "$VKEY" "$c" "$DP_PID"
+        fi
+      done
+    done
     run_wrk direct-node "http://127.0.0.1:$NODE_PORT/v1/chat/completions" gpt-4o-mini sk-bench-upstream "$c" "$FAKE_PID"
     run_wrk dataplane-node "http://127.0.0.1:$DP_PORT/v1/chat/completions" bench-node "$VKEY" "$c" "$DP_PID"
   done

@@ -32,17 +32,41 @@ const direct = (r) => {
   const base = r.target.endsWith('-node') ? 'direct-node' : 'direct-fast';
   return rps.find((d) => d.target === base && d.concurrency === r.concurrency && pauseOf(d) === pauseOf(r))?.result;
 };
-const rpsColumns = ['<target', 'conc', 'pause ms', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'added p50 vs direct ms',
+const rpsColumns = ['<target', 'conc', 'pause ms', 'round', 'busy threads', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'added p50 vs direct ms',
   'added p99 ms', 'errors', 'non-2xx', 'target CPU µs/req'];
 const rpsCells = (r) => {
   const d = r.target.startsWith('direct') ? undefined : direct(r);
   const x = r.result;
-  return [r.target, r.concurrency, pauseOf(r), x.rps.toFixed(0), ms(x.p50_us), ms(x.p90_us), ms(x.p99_us),
+  return [r.target, r.concurrency, pauseOf(r), r.round ?? 1, r.busy_threads ?? '', x.rps.toFixed(0), ms(x.p50_us), ms(x.p90_us), ms(x.p99_us),
     d ? ms(x.p50_us - d.p50_us) : '', d ? ms(x.p99_us - d.p99_us) : '', x.socket_errors, x.non2xx,
     r.cpu_ticks !== undefined && x.requests > 0 ? ((r.cpu_ticks * 10000) / x.requests).toFixed(1) : ''];
 };
 table('## Requests/s and latency at full load (non-streamed chat completion, wrk -t1, keep-alive)',
   rpsColumns, rps.filter((r) => pauseOf(r) === 0), rpsCells);
+// The target's comparison, round by round, and the median of the rounds' ratios.
+const cpuPerReq = (r) => (r.cpu_ticks * 10000) / Math.max(1, r.result.requests);
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+const pairs = [];
+for (const c of [...new Set(rps.map((r) => r.concurrency))]) {
+  const cell = (target, round) =>
+    rps.find((r) => r.target === target && r.concurrency === c && pauseOf(r) === 0 && (r.round ?? 1) === round);
+  const ratios = [];
+  for (const round of [...new Set(rps.filter((r) => r.concurrency === c).map((r) => r.round ?? 1))]) {
+    const n = cell('nginx-fast', round);
+    const d = cell('dataplane-fast', round);
+    if (!n || !d) continue;
+    const ratio = d.result.rps / n.result.rps;
+    ratios.push(ratio);
+    const show = (r) => `${r.result.rps.toFixed(0)} (${cpuPerReq(r).toFixed(1)} µs, ${r.busy_threads ?? '?'} busy)`;
+    pairs.push([c, round, show(n), show(d), `${(ratio * 100).toFixed(0)} %`]);
+  }
+  if (ratios.length > 1) pairs.push([c, '**median**', '', '', `**${(median(ratios) * 100).toFixed(0)} %**`]);
+}
+table('## Data plane ÷ nginx, full load, round by round (req/s, target CPU per request, busy threads)',
+  ['conc', 'round', 'nginx-fast', 'dataplane-fast', 'data plane ÷ nginx'], pairs, (row) => row);
 table('## Latency at moderate load (the same, each connection pausing after every answer)',
   rpsColumns, rps.filter((r) => pauseOf(r) > 0), rpsCells);
 
