@@ -12,7 +12,6 @@
 #include <iostream>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -26,6 +25,7 @@
 #include "dataplane/metrics/dataplane_metrics.h"
 #include "dataplane/snapshot_file.h"
 #include "dataplane/snapshot_holder.h"
+#include "dataplane/usable_cpus.h"
 #include "dataplane/usage/usage_reporter.h"
 #include "prometheus/registry.h"
 
@@ -41,6 +41,7 @@ using llmproxy::dataplane::HttpServer;
 using llmproxy::dataplane::HttpServerOptions;
 using llmproxy::dataplane::SnapshotFile;
 using llmproxy::dataplane::SnapshotHolder;
+using llmproxy::dataplane::UsableCpus;
 namespace log = llmproxy::log;
 
 constexpr auto kShutdownGrace = std::chrono::seconds(30);
@@ -167,10 +168,7 @@ int Serve(const Flags& flags) {
 
   HttpServerOptions options;
   options.listen_address = flags.listen_address;
-  options.threads =
-      flags.threads > 0
-          ? flags.threads
-          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.threads = flags.threads > 0 ? flags.threads : UsableCpus();
   options.max_body_bytes = static_cast<std::size_t>(flags.max_body_bytes);
   options.idle_timeout = std::chrono::milliseconds(flags.idle_timeout_ms);
   options.upstream_connect_timeout =
@@ -250,7 +248,8 @@ int main(int argc, char** argv) {
                  "Identity in the fleet (default: host name)")
       ->envname("LLMPROXY_NODE_ID");
   app.add_option("--threads", flags.threads,
-                 "I/O threads (default: number of cores)")
+                 "I/O threads (default: the CPUs this process may use: its CPU "
+                 "affinity, lowered to its cgroup's CPU limit)")
       ->envname("LLMPROXY_THREADS");
   app.add_option("--snapshot-path", flags.snapshot_path,
                  "Last-known-good config file (sealed)")

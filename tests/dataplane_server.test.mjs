@@ -155,6 +155,52 @@ describe('HTTPS upstreams', () => {
   });
 });
 
+// Whether this process's own cgroup (as mounted at the root, v2 or v1)
+// carries a CPU limit.
+function cgroupCpuLimited() {
+  const read = (f) => { try { return fs.readFileSync(f, 'utf8').trim(); } catch { return ''; } };
+  const v2 = read('/sys/fs/cgroup/cpu.max');
+  const v1 = read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us');
+  return (v2 !== '' && !v2.startsWith('max')) || (v1 !== '' && v1 !== '-1');
+}
+
+describe('I/O threads', () => {
+  // The startup line's "threads" field.
+  const threadsOf = async (dp) => {
+    await dp.waitReady();
+    const line = dp.log().split('\n').find((l) => l.includes('llm-proxy-dataplane serving'));
+    assert.ok(line, dp.log());
+    return Number(JSON.parse(line).threads);
+  };
+
+  it('defaults to one per CPU the process may run on', async () => {
+    const all = await S.startExtraDataplane({ masterKey: MASTER, threads: 0 });
+    const pinned = await S.startExtraDataplane({ masterKey: MASTER, threads: 0, launcher: ['taskset', '-c', '0'] });
+    try {
+      // nproc counts the CPUs this process may run on; a CPU limit on the
+      // cgroup (none on CI machines) would lower the data plane's figure.
+      const nproc = Number(execFileSync('nproc').toString().trim());
+      const threads = await threadsOf(all);
+      if (cgroupCpuLimited()) assert.ok(threads >= 1 && threads <= nproc, `${threads}`);
+      else assert.equal(threads, nproc);
+      assert.equal(await threadsOf(pinned), 1);
+      assert.equal((await chatWhenConfigured(pinned.url, 'plain')).status, 200);
+    } finally {
+      await all.stop();
+      await pinned.stop();
+    }
+  });
+
+  it('takes --threads as given', async () => {
+    const dp = await S.startExtraDataplane({ masterKey: MASTER, threads: 3 });
+    try {
+      assert.equal(await threadsOf(dp), 3);
+    } finally {
+      await dp.stop();
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   it('SIGTERM lets a stream in flight finish, then exits 0', async () => {
     const dp = await S.startExtraDataplane({ masterKey: MASTER });

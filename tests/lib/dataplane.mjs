@@ -54,7 +54,9 @@ export async function waitForHttpOk(url, { timeoutMs = 20000, intervalMs = 50, i
  *   dataplaneToken       --dataplane-token (default: none, loopback dev mode, or the control
  *                        plane object's adminToken/dataplaneToken)
  *   masterKey, maxBodyBytes, upstreamTimeoutMs, upstreamConnectTimeoutMs, idleTimeoutMs, threads
+ *                        (threads 0: no --threads flag, the binary's default)
  *   nodeId, snapshotDir (default: a fresh temp dir), extraArgs: [], env: {}
+ *   launcher             a command the binary runs under, e.g. ['taskset', '-c', '0']
  *   waitReady (default true), readyTimeoutMs (default 20000)
  */
 export async function startDataplane(options = {}) {
@@ -74,9 +76,9 @@ export async function startDataplane(options = {}) {
     '--controlplane-address', cpAddress,
     '--node-id', nodeId,
     '--snapshot-path', path.join(dir, 'snapshot.bin'),
-    '--threads', String(options.threads ?? 2),
     '--log-level', options.logLevel ?? 'info',
   ];
+  if (options.threads !== 0) args.push('--threads', String(options.threads ?? 2));
   if (options.maxBodyBytes !== undefined) args.push('--max-body-bytes', String(options.maxBodyBytes));
   if (options.upstreamTimeoutMs !== undefined) args.push('--upstream-timeout-ms', String(options.upstreamTimeoutMs));
   if (options.upstreamConnectTimeoutMs !== undefined) args.push('--upstream-connect-timeout-ms', String(options.upstreamConnectTimeoutMs));
@@ -90,7 +92,8 @@ export async function startDataplane(options = {}) {
   if (token) env.LLMPROXY_DATAPLANE_TOKEN = token;
   if (options.masterKey) env.LLMPROXY_MASTER_KEY = options.masterKey;
   const bin = path.join(binDir(), 'llm-proxy-dataplane');
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ...(options.env ?? {}) } });
+  const [command, ...commandArgs] = [...(options.launcher ?? []), bin, ...args];
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ...(options.env ?? {}) } });
   live.add(child);
   let log = '';
   const keep = (d) => { log += d; if (log.length > 200000) log = log.slice(-200000); };
