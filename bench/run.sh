@@ -8,6 +8,8 @@
 #   BENCH_CONCURRENCY       connection counts (default "1 16 64")
 #   BENCH_PACED             moderate-load cells as connections:pause_ms (default "16:1 16:2": 16
 #                           connections, each pausing 1 ms / 2 ms after every answer)
+#   BENCH_PGO               1 (default): when the binaries are missing, build them profile-guided
+#                           (scripts/build_pgo.sh); 0: a plain Release build
 #   BENCH_THREADS           data plane --threads and nginx proxy worker_processes (default 1: on a
 #                           2-core box wrk and the upstream take about one core, and nginx given 2
 #                           workers served a whole burst of connections on one; see bench/README.md)
@@ -67,11 +69,19 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 command -v node >/dev/null || { echo "node is required" >&2; exit 1; }
 
 if [[ ! -x $BIN_DIR/llm-proxy-dataplane || ! -x $BIN_DIR/llm-proxy-controlplane || ! -x $BIN_DIR/llm-proxy ]]; then
-  log "building a Release build into $ROOT/build-bench (-j2)"
-  cmake -S "$ROOT" -B "$ROOT/build-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  ninja -C "$ROOT/build-bench" -j2 llm-proxy-dataplane llm-proxy-controlplane llm-proxy
+  if [[ ${BENCH_PGO:-1} == 1 ]]; then
+    log "building a profile-guided Release build into $ROOT/build-bench (scripts/build_pgo.sh, -j2)"
+    BUILD_DIR="$ROOT/build-bench" JOBS=2 "$ROOT/scripts/build_pgo.sh"
+  else
+    log "building a Release build into $ROOT/build-bench (-j2)"
+    cmake -S "$ROOT" -B "$ROOT/build-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    ninja -C "$ROOT/build-bench" -j2 llm-proxy-dataplane llm-proxy-controlplane llm-proxy
+  fi
   BIN_DIR=$ROOT/build-bench/bin
 fi
+# How the data plane was built: "pgo" (profile-guided) or "plain", from its build tree.
+BUILD_KIND=$(sed -n 's/^LLMPROXY_PGO:STRING=use$/pgo/p' "$BIN_DIR/../CMakeCache.txt" 2>/dev/null)
+BUILD_KIND=${BUILD_KIND:-plain}
 
 ulimit -n "$(ulimit -Hn)" || true
 log "open files limit: $(ulimit -n)"
@@ -211,6 +221,7 @@ log "data plane RSS at start: $(rss_kb $DP_PID) kB"
   echo "  \"node\": \"$(node --version)\","
   echo "  \"git_rev\": \"$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)\","
   echo "  \"dataplane_version\": \"$("$BIN_DIR/llm-proxy-dataplane" --version 2>/dev/null | head -1)\","
+  echo "  \"dataplane_build\": \"$BUILD_KIND\","
   echo "  \"duration_s\": $DURATION, \"threads\": $THREADS, \"load_avg_at_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\""
   echo "}"
 } >"$OUT/machine.json"

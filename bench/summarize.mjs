@@ -12,7 +12,8 @@ const out = [];
 out.push(`# llm-proxy benchmark run ${machine.date_utc}`, '');
 out.push(`${machine.cpu}, ${machine.cores} cores, ${(machine.mem_total_kb / 1048576).toFixed(1)} GiB, Linux ${machine.kernel}; ` +
   `nginx ${machine.nginx}, wrk ${machine.wrk}, node ${machine.node}; git ${machine.git_rev}; ` +
-  `${machine.duration_s} s per run, data plane --threads ${machine.threads}, nginx proxy workers ${machine.threads}; ` +
+  `${machine.duration_s} s per run, data plane --threads ${machine.threads} (${machine.dataplane_build ?? 'plain'} build), ` +
+  `nginx proxy workers ${machine.threads}; ` +
   `load average at start ${machine.load_avg_at_start}.`, '');
 
 // One Markdown table: `columns` are header names (a leading '<' aligns left, the rest align
