@@ -33,6 +33,8 @@ const direct = (r) => {
   const base = r.target.endsWith('-node') ? 'direct-node' : 'direct-fast';
   return rps.find((d) => d.target === base && d.concurrency === r.concurrency && pauseOf(d) === pauseOf(r))?.result;
 };
+// CPU µs per request: cpu_ticks are 1/100 s.
+const cpuPerReq = (r) => (r.cpu_ticks * 10000) / Math.max(1, r.result.requests);
 const rpsColumns = ['<target', 'conc', 'pause ms', 'round', 'busy threads', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'added p50 vs direct ms',
   'added p99 ms', 'errors', 'non-2xx', 'target CPU µs/req'];
 const rpsCells = (r) => {
@@ -40,12 +42,11 @@ const rpsCells = (r) => {
   const x = r.result;
   return [r.target, r.concurrency, pauseOf(r), r.round ?? 1, r.busy_threads ?? '', x.rps.toFixed(0), ms(x.p50_us), ms(x.p90_us), ms(x.p99_us),
     d ? ms(x.p50_us - d.p50_us) : '', d ? ms(x.p99_us - d.p99_us) : '', x.socket_errors, x.non2xx,
-    r.cpu_ticks !== undefined && x.requests > 0 ? ((r.cpu_ticks * 10000) / x.requests).toFixed(1) : ''];
+    r.cpu_ticks !== undefined && x.requests > 0 ? cpuPerReq(r).toFixed(1) : ''];
 };
 table('## Requests/s and latency at full load (non-streamed chat completion, wrk -t1, keep-alive)',
   rpsColumns, rps.filter((r) => pauseOf(r) === 0), rpsCells);
 // The target's comparison, round by round, and the median of the rounds' ratios.
-const cpuPerReq = (r) => (r.cpu_ticks * 10000) / Math.max(1, r.result.requests);
 const median = (xs) => {
   const v = [...xs].sort((a, b) => a - b);
   return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
