@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "dataplane/ascii.h"
 #include "dataplane/buffered_parse.h"
+#include "dataplane/coarse_clock.h"
 #include "dataplane/deployment_selector.h"
 #include "dataplane/http_read.h"
 #include "dataplane/nonblocking_write.h"
@@ -75,7 +76,7 @@ struct ClientWatch {
 
 void DelayedWatches::Add(std::shared_ptr<ClientWatch> watch) {
   const uint64_t generation = watch->generation;
-  const Clock::time_point due = Clock::now() + kDelay;
+  const Clock::time_point due = CoarseSteadyNow() + kDelay;
   entries_.push_back(Entry{std::move(watch), generation, due});
   if (!waiting_) Wait(due);
 }
@@ -197,7 +198,7 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
   deltas_relayed_ = 0;
   if (hec == http::error::body_limit) {
     // Beast checks Content-Length against the body limit with the header.
-    request_id_ = NewRequestId();
+    request_id_ = NewRequestId(started_wall_);
     client_request_id_.clear();
     method_ = "-";
     path_ = "-";
@@ -211,7 +212,7 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
             http::make_error_code(http::error::bad_target).category() &&
         hec != http::error::end_of_stream) {
       // Malformed request line or headers: say so, then hang up.
-      request_id_ = NewRequestId();
+      request_id_ = NewRequestId(started_wall_);
       client_request_id_.clear();
       method_ = "-";
       path_ = "-";
@@ -223,7 +224,7 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
     co_return false;
   }
   RequestParser& header = *parser_;
-  request_id_ = NewRequestId();
+  request_id_ = NewRequestId(started_wall_);
   client_request_id_ =
       ClientRequestId(header.fields().Get("x-client-request-id"));
   if (client_request_id_.empty()) {
@@ -281,9 +282,9 @@ Task<void> ClientSession::Dispatch(RequestParser& request) {
   // The one snapshot reference this request uses from start to end.
   ConfigSnapshotPtr snapshot = settings_.holder.Get();
   RequestInfo info;
-  HandlerResult result = HandleClientRequest(
-      client, snapshot, settings_.handler, std::chrono::system_clock::now(),
-      FastRandomBelow, &info);
+  HandlerResult result =
+      HandleClientRequest(client, snapshot, settings_.handler, started_wall_,
+                          FastRandomBelow, &info);
   model_ = info.model;
   key_id_ = info.virtual_key_id;
   key_name_ = info.virtual_key_name;

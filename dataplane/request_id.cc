@@ -19,7 +19,7 @@ bool IsSaneRequestId(std::string_view id) {
   return true;
 }
 
-std::string NewRequestId() {
+std::string NewRequestId(std::chrono::system_clock::time_point now) {
   // "req_", 12 hex digits of the Unix time in milliseconds, then 10 bytes
   // (80 bits) from the CSPRNG. Time first, as in UUIDv7, so ids sort by
   // time: the control plane's unique index on request_id then grows at its
@@ -38,7 +38,7 @@ std::string NewRequestId() {
     used = 0;
   }
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
+                          now.time_since_epoch())
                           .count();
   // The low 48 bits, big-endian, so the hex sorts as the time does.
   unsigned char time_bytes[kTimeDigits / 2];

@@ -1,5 +1,7 @@
 #include "dataplane/socket_deadline.h"
 
+#include "dataplane/coarse_clock.h"
+
 namespace llmproxy::dataplane {
 
 SocketDeadline::SocketDeadline(IoExecutor executor, TcpSocket& socket)
@@ -15,7 +17,9 @@ SocketDeadline::~SocketDeadline() {
 void SocketDeadline::ExpiresAfter(Clock::duration timeout) {
   State& s = *state_;
   s.expired = false;
-  s.deadline = Clock::now() + timeout;
+  // At the tick's resolution: moved several times per request, and a
+  // timeout a few milliseconds late is still the timeout.
+  s.deadline = CoarseSteadyNow() + timeout;
   // A wait that ends before the deadline re-arms itself; only one that would
   // end after it (the deadline moved closer) is replaced.
   if (s.waiting && s.timer.expiry() <= s.deadline) return;

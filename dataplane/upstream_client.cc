@@ -16,6 +16,7 @@
 #include "boost/beast/ssl.hpp"
 #include "dataplane/ascii.h"
 #include "dataplane/buffered_parse.h"
+#include "dataplane/coarse_clock.h"
 #include "dataplane/http_read.h"
 #include "dataplane/nonblocking_write.h"
 #include "dataplane/socket_deadline.h"
@@ -226,7 +227,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::TakeIdle(
   auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
   auto& list = it->second;
-  auto now = std::chrono::steady_clock::now();
+  auto now = CoarseSteadyNow();  // idle ages are seconds
   while (!list.empty()) {
     std::unique_ptr<UpstreamConnection> conn = std::move(list.back());
     list.pop_back();
@@ -242,7 +243,7 @@ void UpstreamPool::PutIdle(std::unique_ptr<UpstreamConnection> connection) {
     connection->Close();
     return;
   }
-  connection->idle_since = std::chrono::steady_clock::now();
+  connection->idle_since = CoarseSteadyNow();
   connection->parser.reset();
   list.push_back(std::move(connection));
 }
