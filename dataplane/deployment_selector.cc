@@ -4,10 +4,10 @@
 
 namespace llmproxy::dataplane {
 
-std::vector<const Deployment*> OrderDeployments(
+DeploymentOrder OrderDeployments(
     const std::vector<const Deployment*>& deployments, std::size_t max_attempts,
     const RandomBelow& random) {
-  std::vector<const Deployment*> order;
+  DeploymentOrder order;
   std::size_t begin = 0;
   // `deployments` is sorted by priority: take one priority group at a time.
   while (begin < deployments.size() && order.size() < max_attempts) {
@@ -16,8 +16,8 @@ std::vector<const Deployment*> OrderDeployments(
            deployments[end]->priority == deployments[begin]->priority) {
       ++end;
     }
-    std::vector<const Deployment*> group(deployments.begin() + begin,
-                                         deployments.begin() + end);
+    DeploymentOrder group(deployments.begin() + begin,
+                          deployments.begin() + end);
     while (!group.empty() && order.size() < max_attempts) {
       uint64_t total = 0;
       for (const Deployment* d : group) total += d->weight;
