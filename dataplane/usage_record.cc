@@ -23,9 +23,8 @@ std::string SerializeUsageRecord(const RequestSummary& s,
                                  std::string_view dataplane_id) {
   using Record = llmproxy::v1::UsageRecord;
   std::string out;
-  out.reserve(192 + s.request_id.size() + s.model.size() +
-              s.remote_model.size() + s.endpoint.size());
-  ProtoWriter w(out);
+  ProtoWriter w(out, 192 + s.request_id.size() + s.model.size() +
+                         s.remote_model.size() + s.endpoint.size());
   w.String(Record::kRequestIdFieldNumber, s.request_id);
   w.String(Record::kVirtualKeyIdFieldNumber, s.virtual_key_id);
   w.String(Record::kModelFieldNumber, s.model);
@@ -47,13 +46,15 @@ std::string SerializeUsageRecord(const RequestSummary& s,
       std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
   const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
       since_epoch - seconds);
-  std::string timestamp;
-  ProtoWriter t(timestamp);
+  std::string timestamp;  // at most 22 bytes: no allocation
+  ProtoWriter t(timestamp, 0);
   t.Int64(1, seconds.count());
   t.Int64(2, nanos.count());
+  t.Finish();
   w.Bytes(Record::kStartTimeFieldNumber, timestamp);
   w.Bool(Record::kStreamedFieldNumber, s.streamed);
   w.String(Record::kEndpointFieldNumber, s.endpoint);
+  w.Finish();
   return out;
 }
 

@@ -118,6 +118,15 @@ TEST(UsageRecord, IsWhatTheGeneratedSerializerWrites) {
     EXPECT_EQ(SerializeUsageRecord(*s, "dp-1"),
               ExpectedRecord(*s, "dp-1").SerializeAsString());
   }
+  // Fields far longer than the writer's first estimate: it grows its buffer
+  // mid-record and keeps what it wrote before.
+  const std::string long_key(500, 'k'), long_connection(200, 'c'),
+      long_node(1000, 'n');
+  RequestSummary grown = full;
+  grown.virtual_key_id = long_key;
+  grown.connection_id = long_connection;
+  EXPECT_EQ(SerializeUsageRecord(grown, long_node),
+            ExpectedRecord(grown, long_node).SerializeAsString());
 }
 
 TEST(UsageRecord, StatusFollowsTheOutcome) {

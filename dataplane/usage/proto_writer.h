@@ -6,6 +6,7 @@
 
 #include <google/protobuf/io/coded_stream.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -14,23 +15,33 @@
 namespace llmproxy::dataplane {
 
 // Appends protobuf wire-format fields to a string, the encoding itself done by
-// protobuf's CodedOutputStream helpers. Proto3 semantics: a scalar field that
-// holds its default value (0, "", false, +0.0) is not written; Bytes (an
-// embedded message, an element of a repeated field) always is. Fields must be
-// written in field-number order for the output to match the generated
-// serializer's byte for byte.
+// protobuf's CodedOutputStream helpers, straight into the string's buffer:
+// one size check per field, not one per piece. Finish() trims the string to
+// what was written; until then it may hold spare bytes. Proto3 semantics: a
+// scalar field that holds its default value (0, "", false, +0.0) is not
+// written; Bytes (an embedded message, an element of a repeated field) always
+// is. Fields must be written in field-number order for the output to match
+// the generated serializer's byte for byte.
 class ProtoWriter {
  public:
-  explicit ProtoWriter(std::string& out) : out_(out) {}
+  // Writes after what `out` holds. `expected_bytes`: about how much will be
+  // written (the string grows as needed if it is more).
+  ProtoWriter(std::string& out, std::size_t expected_bytes)
+      : out_(out), size_(out.size()) {
+    out_.resize(size_ + expected_bytes);
+  }
+  ProtoWriter(const ProtoWriter&) = delete;
+  ProtoWriter& operator=(const ProtoWriter&) = delete;
 
   void String(int field, std::string_view value) {
     if (!value.empty()) Bytes(field, value);
   }
   void Bytes(int field, std::string_view value) {
-    uint8_t head[kMaxTagBytes + kMaxVarintBytes];
-    uint8_t* end = Tag(field, kLengthDelimited, head);
-    Append(head, Coded::WriteVarint64ToArray(value.size(), end));
-    out_.append(value);
+    uint8_t* at = Room(kMaxTagBytes + kMaxVarintBytes + value.size());
+    at = Tag(field, kLengthDelimited, at);
+    at = Coded::WriteVarint64ToArray(value.size(), at);
+    std::memcpy(at, value.data(), value.size());
+    Advance(at + value.size());
   }
   // int32 and int64 alike: a negative value is written as its 64-bit two's
   // complement, as protobuf does.
@@ -39,19 +50,22 @@ class ProtoWriter {
   }
   void Uint64(int field, uint64_t value) {
     if (value == 0) return;
-    uint8_t buf[kMaxTagBytes + kMaxVarintBytes];
-    uint8_t* end = Tag(field, kVarint, buf);
-    Append(buf, Coded::WriteVarint64ToArray(value, end));
+    uint8_t* at = Room(kMaxTagBytes + kMaxVarintBytes);
+    at = Tag(field, kVarint, at);
+    Advance(Coded::WriteVarint64ToArray(value, at));
   }
   void Bool(int field, bool value) { Uint64(field, value ? 1 : 0); }
   void Double(int field, double value) {
     uint64_t bits;
     std::memcpy(&bits, &value, sizeof bits);
     if (bits == 0) return;
-    uint8_t buf[kMaxTagBytes + 8];
-    uint8_t* end = Tag(field, kFixed64, buf);
-    Append(buf, Coded::WriteLittleEndian64ToArray(bits, end));
+    uint8_t* at = Room(kMaxTagBytes + 8);
+    at = Tag(field, kFixed64, at);
+    Advance(Coded::WriteLittleEndian64ToArray(bits, at));
   }
+
+  // Trims the string to the fields written.
+  void Finish() { out_.resize(size_); }
 
  private:
   using Coded = google::protobuf::io::CodedOutputStream;
@@ -61,16 +75,24 @@ class ProtoWriter {
   static constexpr std::size_t kMaxTagBytes = 5;
   static constexpr std::size_t kMaxVarintBytes = 10;
 
-  // Each field's tag and its scalar (or length) leave in one append.
   static uint8_t* Tag(int field, uint32_t wire_type, uint8_t* target) {
     return Coded::WriteVarint32ToArray(
         static_cast<uint32_t>(field) << 3 | wire_type, target);
   }
-  void Append(const uint8_t* begin, const uint8_t* end) {
-    out_.append(reinterpret_cast<const char*>(begin), end - begin);
+  // Where the next `n` bytes go, the string grown first if they do not fit.
+  uint8_t* Room(std::size_t n) {
+    if (out_.size() - size_ < n) {
+      out_.resize(std::max(out_.size() * 2, size_ + n));
+    }
+    return reinterpret_cast<uint8_t*>(out_.data()) + size_;
+  }
+  void Advance(const uint8_t* end) {
+    size_ = static_cast<std::size_t>(
+        end - reinterpret_cast<const uint8_t*>(out_.data()));
   }
 
   std::string& out_;
+  std::size_t size_;  // bytes written, from the start of out_
 };
 
 }  // namespace llmproxy::dataplane

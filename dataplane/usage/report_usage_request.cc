@@ -12,13 +12,13 @@ std::string EncodeReportUsageRequest(uint64_t batch_id,
   std::size_t size = 32 + dataplane_id.size();
   for (const std::string& record : records) size += record.size() + 8;
   std::string out;
-  out.reserve(size);
-  ProtoWriter w(out);
+  ProtoWriter w(out, size);
   w.Uint64(Request::kBatchIdFieldNumber, batch_id);
   w.String(Request::kDataplaneIdFieldNumber, dataplane_id);
   for (const std::string& record : records) {
     w.Bytes(Request::kRecordsFieldNumber, record);
   }
+  w.Finish();
   return out;
 }
 
