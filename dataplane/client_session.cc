@@ -415,7 +415,7 @@ Task<void> ClientSession::ProxyAttempts(ProxyPlan& plan) {
     provider_ = connection.provider;
     exchange_ = std::make_unique<UpstreamExchange>(*worker_.pool, timeouts);
     UpstreamFailure failure =
-        co_await exchange_->Start(attempt.request, std::move(attempt.body));
+        co_await exchange_->Start(*attempt.request, std::move(attempt.body));
     if (failure == UpstreamFailure::kCancelled || client_gone_) co_return;
     const bool retryable =
         failure == UpstreamFailure::kConnect ||

@@ -136,6 +136,13 @@ absl::StatusOr<ConfigSnapshotPtr> ConfigSnapshot::Build(
     bool model_enabled = !m.has_enabled() || m.enabled();
     d->usable = model_enabled && d->connection != nullptr &&
                 d->connection->enabled && d->connection->adapter != nullptr;
+    if (d->usable) {
+      for (std::size_t op = 0; op < kOperationCount; ++op) {
+        auto upstream = PrepareUpstreamRequest(*d->connection, d->remote_model,
+                                               static_cast<Operation>(op));
+        if (upstream.ok()) d->upstream[op] = *std::move(upstream);
+      }
+    }
     AliasGrant& grant = res->all_aliases[d->alias];
     AddToGrant(grant, d.get(), nullptr);
     int64_t& created = res->alias_created[d->alias];

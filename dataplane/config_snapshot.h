@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -60,6 +61,10 @@ struct Deployment {
   int64_t created_unix = 0;
   // Model and connection enabled, provider supported, endpoint valid.
   bool usable = false;
+  // What a usable deployment sends upstream, by Operation (built with the
+  // snapshot, see PrepareUpstreamRequest); empty for an operation its
+  // provider does not offer.
+  std::array<std::optional<UpstreamRequest>, kOperationCount> upstream;
 };
 
 // One Assignment row, as far as the request path needs it.

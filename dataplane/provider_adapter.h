@@ -26,6 +26,9 @@ struct UpstreamRequest {
   HeaderList headers;
   // Whether the body's "model" must be rewritten to the remote model name.
   bool rewrite_model = true;
+  // The request line and the header fields, each ending in CRLF, that every
+  // request sends before its Content-Length (PrepareUpstreamRequest).
+  std::string head;
 };
 
 // How llm-proxy talks to one kind of provider: URL layout and credentials.
@@ -56,5 +59,16 @@ std::string_view OperationPath(Operation op);
 // proxy must control itself (Host, Content-Length, Transfer-Encoding,
 // Connection).
 void AppendExtraHeaders(const ConnectionInfo& connection, HeaderList& headers);
+
+// The connection's adapter's BuildRequest, with `head` written: "POST
+// <target> HTTP/1.1", then Host, User-Agent, Content-Type and Accept (each
+// replaced by a header of the same name in `headers`) and `headers` (the last
+// of several with one name; Content-Length, Transfer-Encoding and Connection
+// left out: framing is the proxy's, and connections stay open). Built once
+// per deployment and operation when a config snapshot is (see Deployment):
+// a request adds only its Content-Length.
+absl::StatusOr<UpstreamRequest> PrepareUpstreamRequest(
+    const ConnectionInfo& connection, std::string_view remote_model,
+    Operation op);
 
 }  // namespace llmproxy::dataplane

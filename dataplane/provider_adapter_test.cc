@@ -116,5 +116,43 @@ TEST(ProviderAdapter, SnapshotWiresAdaptersAndExtraHeaders) {
   EXPECT_TRUE(HasHeader(req->headers, "api-key", "sk-provider-cn_azure"));
 }
 
+TEST(PrepareUpstreamRequest, WritesTheHeadEveryRequestShares) {
+  ConnectionInfo conn;
+  conn.endpoint = *ParseUpstreamEndpoint("http://127.0.0.1:8081/v1");
+  conn.adapter = AdapterForProvider("openai");
+  conn.api_key = "sk-real";
+  // Replaces a default, is left out (framing is the proxy's), is added.
+  conn.extra_headers = {{"user-agent", "team-tool/2"},
+                        {"Connection", "close"},
+                        {"X-Team", "blue"}};
+  auto req = PrepareUpstreamRequest(conn, "gpt-4o", Operation::kEmbeddings);
+  ASSERT_TRUE(req.ok());
+  EXPECT_EQ(req->head,
+            "POST /v1/embeddings HTTP/1.1\r\n"
+            "Host: 127.0.0.1:8081\r\n"
+            "Content-Type: application/json\r\n"
+            "Accept: application/json, text/event-stream\r\n"
+            "Authorization: Bearer sk-real\r\n"
+            "user-agent: team-tool/2\r\n"
+            "X-Team: blue\r\n");
+}
+
+TEST(PrepareUpstreamRequest,
+     TheSnapshotKeepsOnePerUsableDeploymentAndOperation) {
+  ConfigSnapshotPtr snap = *ConfigSnapshot::Build(testing::SampleSnapshot());
+  const Deployment* az = snap->FindAlias("gpt")->deployments[1];
+  ASSERT_TRUE(az->usable);
+  for (const auto& upstream : az->upstream) {
+    ASSERT_TRUE(upstream.has_value());
+    EXPECT_EQ(upstream->endpoint, &az->connection->endpoint);
+  }
+  const auto& chat =
+      az->upstream[static_cast<std::size_t>(Operation::kChatCompletions)];
+  EXPECT_EQ(chat->target, "/openai/deployments/" + az->remote_model +
+                              "/chat/completions?api-version=2024-10-21");
+  EXPECT_NE(chat->head.find("\r\napi-key: sk-provider-cn_azure\r\n"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace llmproxy::dataplane

@@ -13,6 +13,7 @@ namespace llmproxy::dataplane {
 
 // Which client API a request body belongs to; decides the fields required.
 enum class Operation { kChatCompletions, kCompletions, kEmbeddings };
+inline constexpr std::size_t kOperationCount = 3;
 
 // What the proxy needs to know of a request body, read without building a
 // document tree: the hot path only looks at a handful of top-level fields and

@@ -137,15 +137,15 @@ HandlerResult HandleClientRequest(const ClientRequest& request,
       with_usage.has_value() ? std::string_view(*with_usage) : request.body;
   for (const Deployment* d :
        OrderDeployments(grant->deployments, options.max_attempts, random)) {
-    auto upstream = d->connection->adapter->BuildRequest(
-        *d->connection, d->remote_model, route.operation);
-    if (!upstream.ok()) continue;
+    const std::optional<UpstreamRequest>& upstream =
+        d->upstream[static_cast<std::size_t>(route.operation)];
+    if (!upstream.has_value()) continue;
     ProxyAttempt attempt;
     attempt.deployment = d;
     if (caller->key != nullptr) attempt.assignment = grant->AssignmentFor(d);
     attempt.body = upstream->rewrite_model ? SpliceModel(body, d->remote_model)
                                            : std::string(body);
-    attempt.request = *std::move(upstream);
+    attempt.request = &*upstream;
     plan.attempts.push_back(std::move(attempt));
   }
   if (plan.attempts.empty()) {

@@ -42,7 +42,7 @@ struct ProxyAttempt {
   const Deployment* deployment = nullptr;
   // The assignment that grants the deployment (nullptr for the master key).
   const AssignmentInfo* assignment = nullptr;
-  UpstreamRequest request;
+  const UpstreamRequest* request = nullptr;  // the deployment's
   std::string body;  // with "model" spliced when the adapter wants it
 };
 

@@ -84,13 +84,13 @@ TEST_F(HandlerTest, PlansAttemptsWithSplicedModelAndFallback) {
   EXPECT_EQ(plan.virtual_key_id, "vk_team");
   ASSERT_EQ(plan.attempts.size(), 2u);
   EXPECT_EQ(plan.attempts[0].deployment->model_id, "md_gpt");
-  EXPECT_EQ(plan.attempts[0].request.target, "/v1/chat/completions");
+  EXPECT_EQ(plan.attempts[0].request->target, "/v1/chat/completions");
   EXPECT_EQ(
       plan.attempts[0].body,
       R"({"stream_options":{"include_usage":true},"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true})");
   // Azure: the model stays, the deployment is in the path.
   EXPECT_EQ(plan.attempts[1].deployment->model_id, "md_gpt_az");
-  EXPECT_EQ(plan.attempts[1].request.target,
+  EXPECT_EQ(plan.attempts[1].request->target,
             "/openai/deployments/my-deploy/chat/completions"
             "?api-version=2024-10-21");
   EXPECT_NE(plan.attempts[1].body.find(R"("model":"gpt")"), std::string::npos);
@@ -123,7 +123,7 @@ TEST_F(HandlerTest, MasterKeyReachesEveryModel) {
   HandlerResult r = Handle("POST", "/v1/embeddings", "sk-master",
                            R"({"model":"emb","input":"x"})");
   ASSERT_TRUE(std::holds_alternative<ProxyPlan>(r));
-  EXPECT_EQ(std::get<ProxyPlan>(r).attempts[0].request.target,
+  EXPECT_EQ(std::get<ProxyPlan>(r).attempts[0].request->target,
             "/v1/embeddings");
   EXPECT_EQ(std::get<ProxyPlan>(r).attempts[0].body,
             R"({"model":"text-embedding-3-small","input":"x"})");

@@ -177,43 +177,14 @@ std::size_t ParseBufferedBody(UpstreamConnection& conn, char* data,
 
 std::string SerializeRequestHead(const UpstreamRequest& upstream,
                                  std::size_t body_size) {
-  // What http::request::set + keep_alive(true) + prepare_payload produced:
-  // a header of upstream.headers overrides a default one of the same name,
-  // and a later one an earlier one.
-  const HeaderList& extra = upstream.headers;
-  auto overridden = [&](std::string_view name, std::size_t from) {
-    for (std::size_t i = from; i < extra.size(); ++i) {
-      if (EqualsIgnoreCase(extra[i].first, name)) return true;
-    }
-    return false;
-  };
-  std::string head;
-  head.reserve(256 + upstream.target.size());
-  head.append("POST "sv).append(upstream.target).append(" HTTP/1.1\r\n"sv);
-  auto field = [&head](std::string_view name, std::string_view value) {
-    head.append(name).append(": "sv).append(value).append("\r\n"sv);
-  };
-  if (!overridden("Host", 0)) field("Host", upstream.endpoint->host_header);
-  if (!overridden("User-Agent", 0)) field("User-Agent", "llm-proxy");
-  if (!overridden("Content-Type", 0)) field("Content-Type", "application/json");
-  if (!overridden("Accept", 0)) {
-    field("Accept", "application/json, text/event-stream");
-  }
-  for (std::size_t i = 0; i < extra.size(); ++i) {
-    const auto& [name, value] = extra[i];
-    // Framing is the client's own; Connection stays keep-alive.
-    if (EqualsIgnoreCase(name, "Content-Length") ||
-        EqualsIgnoreCase(name, "Transfer-Encoding") ||
-        EqualsIgnoreCase(name, "Connection")) {
-      continue;
-    }
-    if (overridden(name, i + 1)) continue;
-    field(name, value);
-  }
   char length[24];
   auto [end, ec] = std::to_chars(length, length + sizeof length, body_size);
-  field("Content-Length", std::string_view(length, end - length));
-  head.append("\r\n"sv);
+  std::string head;
+  head.reserve(upstream.head.size() + 40);
+  head.append(upstream.head)
+      .append("Content-Length: "sv)
+      .append(length, end)
+      .append("\r\n\r\n"sv);
   return head;
 }
 

@@ -34,8 +34,7 @@ struct UpstreamTimeouts {
 class UpstreamConnection;
 
 // The request line and header sent upstream for `upstream` with a body of
-// `body_size` bytes: Host, User-Agent, Content-Type and Accept (each replaced
-// by a header of the same name in upstream.headers), upstream.headers, and
+// `body_size` bytes: upstream.head (see PrepareUpstreamRequest), then
 // Content-Length.
 std::string SerializeRequestHead(const UpstreamRequest& upstream,
                                  std::size_t body_size);
