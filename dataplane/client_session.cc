@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "boost/asio/bind_cancellation_slot.hpp"
 #include "boost/asio/cancellation_signal.hpp"
 #include "boost/beast/core.hpp"
@@ -61,7 +62,9 @@ void CopyUpstreamHeaders(const HeaderFields& from, Message& to) {
 // Appends "Name: value\r\n".
 void AppendField(std::string& out, std::string_view name,
                  std::string_view value) {
-  out.append(name).append(": "sv).append(value).append("\r\n"sv);
+  // One size check and the copies (absl sizes the string once), where four
+  // appends were four calls: a response head has a dozen fields.
+  absl::StrAppend(&out, AbslView(name), ": ", AbslView(value), "\r\n");
 }
 
 }  // namespace
@@ -534,12 +537,10 @@ Task<void> ClientSession::RelayWhole(int status) {
   };
   std::string head;
   head.reserve(512);
-  head.append("HTTP/1.1 "sv);
-  char digits[24];
-  auto [end, tec] = std::to_chars(digits, digits + sizeof digits, status);
-  head.append(digits, end - digits).push_back(' ');
-  head.append(http::obsolete_reason(static_cast<http::status>(status)));
-  head.append("\r\n"sv);
+  const beast::string_view reason =
+      http::obsolete_reason(static_cast<http::status>(status));
+  absl::StrAppend(&head, "HTTP/1.1 ", status, " ",
+                  absl::string_view(reason.data(), reason.size()), "\r\n");
   for (const auto [name, value] : exchange_->headers()) {
     if (IsHopHeader(name) || ours(name)) continue;
     AppendField(head, name, value);
@@ -558,10 +559,8 @@ Task<void> ClientSession::RelayWhole(int status) {
       if (!replaced) AppendField(head, (*limits)[i].first, (*limits)[i].second);
     }
   }
-  end = std::to_chars(digits, digits + sizeof digits, body->size()).ptr;
-  AppendField(head, "Content-Length", std::string_view(digits, end - digits));
-  if (!keep_alive_) AppendField(head, "Connection", "close");
-  head.append("\r\n"sv);
+  absl::StrAppend(&head, "Content-Length: ", body->size(),
+                  keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
   response_started_ = true;
   first_byte_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_)

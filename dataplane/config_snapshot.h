@@ -196,8 +196,8 @@ class ConfigSnapshot {
 
 using ConfigSnapshotPtr = std::shared_ptr<const ConfigSnapshot>;
 
-// Abseil's heterogeneous lookup takes absl::string_view, which this Abseil
-// build does not alias to std::string_view.
+// Abseil's APIs (heterogeneous lookup, StrAppend) take absl::string_view,
+// which this Abseil build does not alias to std::string_view.
 inline absl::string_view AbslView(std::string_view s) {
   return absl::string_view(s.data(), s.size());
 }
