@@ -199,33 +199,15 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
   estimate_ = {};
   usage_.reset();
   deltas_relayed_ = 0;
-  if (hec == http::error::body_limit) {
-    // Beast checks Content-Length against the body limit with the header.
-    request_id_ = NewRequestId(started_wall_);
-    client_request_id_.clear();
-    method_ = "-";
-    path_ = "-";
-    keep_alive_ = false;
-    head_ = false;
-    co_await WriteError(RequestTooLarge(settings_.max_body_bytes));
-    co_return false;
+  // Beast checks Content-Length against the body limit with the header; a
+  // malformed request line or header is said so. Either way, then hang up.
+  if (hec == http::error::body_limit ||
+      (hec.category() ==
+           http::make_error_code(http::error::bad_target).category() &&
+       hec != http::error::end_of_stream)) {
+    co_return co_await RefuseUnreadRequest(hec);
   }
-  if (hec) {
-    if (hec.category() ==
-            http::make_error_code(http::error::bad_target).category() &&
-        hec != http::error::end_of_stream) {
-      // Malformed request line or headers: say so, then hang up.
-      request_id_ = NewRequestId(started_wall_);
-      client_request_id_.clear();
-      method_ = "-";
-      path_ = "-";
-      keep_alive_ = false;
-      head_ = false;
-      co_await WriteError(
-          BadRequest("Malformed HTTP request: " + hec.message()));
-    }
-    co_return false;
-  }
+  if (hec) co_return false;
   RequestParser& header = *parser_;
   request_id_ = NewRequestId(started_wall_);
   client_request_id_ =
@@ -233,8 +215,9 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
   if (client_request_id_.empty()) {
     client_request_id_ = ClientRequestId(header.fields().Get("x-request-id"));
   }
-  method_ = std::string(header.method_string());
-  path_ = std::string(header.target().substr(0, header.target().find('?')));
+  // Assigned, not replaced: the strings keep their capacity between requests.
+  method_.assign(header.method_string());
+  path_.assign(header.target().substr(0, header.target().find('?')));
   head_ = header.method() == http::verb::head;
   keep_alive_ = header.keep_alive();
   inference_ = MatchRoute(header.method_string(), header.target()).kind ==
@@ -244,15 +227,11 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
       length && *length > settings_.max_body_bytes) {
     // Refuse before reading the body; the unread body makes the connection
     // unusable for another request.
-    keep_alive_ = false;
-    co_await WriteError(RequestTooLarge(settings_.max_body_bytes));
-    co_return false;
+    co_return co_await RefuseTooLarge();
   }
-  if (EqualsIgnoreCase(header.fields().Get("expect"), "100-continue")) {
-    http::response<http::empty_body> cont{http::status::continue_, 11};
-    deadline_.ExpiresAfter(settings_.idle_timeout);
-    auto [cec, cn] = co_await http::async_write(socket_, cont, kUseTuple);
-    if (cec) co_return false;
+  if (EqualsIgnoreCase(header.fields().Get("expect"), "100-continue") &&
+      !co_await SendContinue()) {
+    co_return false;
   }
   // The body is usually in the buffer already (it came with the header):
   // parse it from there without another asynchronous read.
@@ -263,16 +242,46 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
     bec = co_await ReadParsed(socket_, buffer_, *parser_,
                               /*header_only=*/false);
   }
-  if (bec == http::error::body_limit) {
-    keep_alive_ = false;
-    co_await WriteError(RequestTooLarge(settings_.max_body_bytes));
-    co_return false;
-  }
+  if (bec == http::error::body_limit) co_return co_await RefuseTooLarge();
   if (bec) co_return false;
   deadline_.ExpiresNever();
   if (settings_.stopping.load()) keep_alive_ = false;
   co_await Dispatch(*parser_);
   co_return keep_alive_ && !client_gone_;
+}
+
+// The refusals and the interim response of ServeOne are coroutines of their
+// own: the error (four strings) and the response object they build then live
+// in their frames, only when used, not in ServeOne's, which every request
+// allocates (and which Asio recycles only below about 1 KiB).
+
+Task<bool> ClientSession::RefuseUnreadRequest(beast::error_code header_error) {
+  request_id_ = NewRequestId(started_wall_);
+  client_request_id_.clear();
+  method_ = "-";
+  path_ = "-";
+  keep_alive_ = false;
+  head_ = false;
+  if (header_error == http::error::body_limit) {
+    co_await WriteError(RequestTooLarge(settings_.max_body_bytes));
+  } else {
+    co_await WriteError(
+        BadRequest("Malformed HTTP request: " + header_error.message()));
+  }
+  co_return false;
+}
+
+Task<bool> ClientSession::RefuseTooLarge() {
+  keep_alive_ = false;
+  co_await WriteError(RequestTooLarge(settings_.max_body_bytes));
+  co_return false;
+}
+
+Task<bool> ClientSession::SendContinue() {
+  http::response<http::empty_body> cont{http::status::continue_, 11};
+  deadline_.ExpiresAfter(settings_.idle_timeout);
+  auto [ec, n] = co_await http::async_write(socket_, cont, kUseTuple);
+  co_return !ec;
 }
 
 Task<void> ClientSession::Dispatch(RequestParser& request) {

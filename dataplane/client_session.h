@@ -124,6 +124,13 @@ class ClientSession {
   // Serves the request whose header was read (or failed to read:
   // `header_error`); false when the connection must close afterwards.
   Task<bool> ServeOne(boost::system::error_code header_error);
+  // Answers a request whose header was refused (Content-Length over the
+  // body limit: 413; malformed: 400) and returns false: hang up.
+  Task<bool> RefuseUnreadRequest(boost::system::error_code header_error);
+  // 413 for a body over the limit; returns false: hang up.
+  Task<bool> RefuseTooLarge();
+  // "100 Continue" for a client that waits for it; false if it failed.
+  Task<bool> SendContinue();
   Task<void> Dispatch(RequestParser& request);
   Task<void> WriteDirect(const DirectResponse& response);
   Task<void> WriteError(const ApiError& error);

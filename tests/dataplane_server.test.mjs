@@ -114,6 +114,55 @@ describe('routes', () => {
   });
 });
 
+// Writes `text` on a raw connection and resolves everything the server sent
+// until it closed the connection or `quietMs` passed without a byte.
+function rawExchange(port, text, quietMs = 1000) {
+  return new Promise((resolve) => {
+    let got = '';
+    let timer;
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
+    const done = () => { clearTimeout(timer); socket.destroy(); resolve({ text: got, closed: socket.readableEnded }); };
+    const quiet = () => { clearTimeout(timer); timer = setTimeout(done, quietMs); };
+    socket.on('data', (d) => { got += d; quiet(); });
+    socket.on('end', done);
+    socket.on('error', done);
+    quiet();
+  });
+}
+
+describe('raw HTTP', () => {
+  it('400 invalid_request_error for a malformed header, then the connection is closed', async () => {
+    const r = await rawExchange(S.dp.port, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+    assert.match(r.text, /^HTTP\/1\.1 400 /);
+    assert.match(r.text, /Malformed HTTP request/);
+    assert.match(r.text, /"type":\s*"invalid_request_error"/);
+    assert.ok(r.closed, 'the connection stays open after a malformed request');
+  });
+
+  it('answers "Expect: 100-continue" with 100 Continue, then the response', async () => {
+    const body = JSON.stringify({ model: 'plain', messages: [{ role: 'user', content: 'hi' }] });
+    const socket = net.connect(S.dp.port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d) => { got += d; });
+    await new Promise((ok) => socket.on('connect', ok));
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${MASTER}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`);
+    // The body goes only once the interim answer is there, as curl does.
+    for (const deadline = Date.now() + 5000; !got.includes('\r\n\r\n'); ) {
+      assert.ok(Date.now() < deadline, `no 100 Continue, got ${JSON.stringify(got)}`);
+      await new Promise((ok) => setTimeout(ok, 10));
+    }
+    assert.match(got, /^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+    socket.write(body);
+    for (const deadline = Date.now() + 5000; !/"chat\.completion"/.test(got); ) {
+      assert.ok(Date.now() < deadline, `no answer after the body, got ${JSON.stringify(got)}`);
+      await new Promise((ok) => setTimeout(ok, 10));
+    }
+    assert.match(got, /\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    socket.destroy();
+  });
+});
+
 describe('slow and idle clients', () => {
   it('an idle keep-alive connection is closed after --idle-timeout-ms', async () => {
     const ms = await closedWithin(S.dp.port, 5000);
