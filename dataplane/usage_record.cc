@@ -46,7 +46,9 @@ std::string SerializeUsageRecord(const RequestSummary& s,
       std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
   const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
       since_epoch - seconds);
-  std::string timestamp;  // at most 22 bytes: no allocation
+  // At most 12 bytes (a varint of seconds before 2106, one of nanos): within
+  // the string's inline capacity, no allocation.
+  std::string timestamp;
   ProtoWriter t(timestamp, 0);
   t.Int64(1, seconds.count());
   t.Int64(2, nanos.count());

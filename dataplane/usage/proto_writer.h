@@ -37,8 +37,10 @@ class ProtoWriter {
     if (!value.empty()) Bytes(field, value);
   }
   void Bytes(int field, std::string_view value) {
-    uint8_t* at = Room(kMaxTagBytes + kMaxVarintBytes + value.size());
-    at = Tag(field, kLengthDelimited, at);
+    const uint32_t tag = Tag(field, kLengthDelimited);
+    uint8_t* at = Room(Coded::VarintSize32(tag) +
+                       Coded::VarintSize64(value.size()) + value.size());
+    at = Coded::WriteVarint32ToArray(tag, at);
     at = Coded::WriteVarint64ToArray(value.size(), at);
     std::memcpy(at, value.data(), value.size());
     Advance(at + value.size());
@@ -50,8 +52,9 @@ class ProtoWriter {
   }
   void Uint64(int field, uint64_t value) {
     if (value == 0) return;
-    uint8_t* at = Room(kMaxTagBytes + kMaxVarintBytes);
-    at = Tag(field, kVarint, at);
+    const uint32_t tag = Tag(field, kVarint);
+    uint8_t* at = Room(Coded::VarintSize32(tag) + Coded::VarintSize64(value));
+    at = Coded::WriteVarint32ToArray(tag, at);
     Advance(Coded::WriteVarint64ToArray(value, at));
   }
   void Bool(int field, bool value) { Uint64(field, value ? 1 : 0); }
@@ -59,8 +62,9 @@ class ProtoWriter {
     uint64_t bits;
     std::memcpy(&bits, &value, sizeof bits);
     if (bits == 0) return;
-    uint8_t* at = Room(kMaxTagBytes + 8);
-    at = Tag(field, kFixed64, at);
+    const uint32_t tag = Tag(field, kFixed64);
+    uint8_t* at = Room(Coded::VarintSize32(tag) + sizeof bits);
+    at = Coded::WriteVarint32ToArray(tag, at);
     Advance(Coded::WriteLittleEndian64ToArray(bits, at));
   }
 
@@ -72,14 +76,12 @@ class ProtoWriter {
   static constexpr uint32_t kVarint = 0;
   static constexpr uint32_t kFixed64 = 1;
   static constexpr uint32_t kLengthDelimited = 2;
-  static constexpr std::size_t kMaxTagBytes = 5;
-  static constexpr std::size_t kMaxVarintBytes = 10;
 
-  static uint8_t* Tag(int field, uint32_t wire_type, uint8_t* target) {
-    return Coded::WriteVarint32ToArray(
-        static_cast<uint32_t>(field) << 3 | wire_type, target);
+  static uint32_t Tag(int field, uint32_t wire_type) {
+    return static_cast<uint32_t>(field) << 3 | wire_type;
   }
-  // Where the next `n` bytes go, the string grown first if they do not fit.
+  // Where the next `n` bytes go (each write asks for exactly what it writes),
+  // the string grown first if they do not fit.
   uint8_t* Room(std::size_t n) {
     if (out_.size() - size_ < n) {
       out_.resize(std::max(out_.size() * 2, size_ + n));
