@@ -21,8 +21,9 @@ struct UpstreamRequest {
   const UpstreamEndpoint* endpoint = nullptr;  // owned by the snapshot
   // Path and query, e.g. "/v1/chat/completions".
   std::string target;
-  // Authentication and the connection's extra headers. Host, Content-Type
-  // and Content-Length are added by the upstream client.
+  // Authentication and the connection's extra headers. The default ones
+  // (Host, User-Agent, Content-Type, Accept) join them in `head`, and
+  // Content-Length is added per request (SerializeRequestHead).
   HeaderList headers;
   // Whether the body's "model" must be rewritten to the remote model name.
   bool rewrite_model = true;
