@@ -69,6 +69,18 @@ void AppendField(std::string& out, std::string_view name,
 
 }  // namespace
 
+// Counts a request in SessionWorker::requests_in_flight while it lives.
+class InFlightRequest {
+ public:
+  explicit InFlightRequest(int& count) : count_(count) { ++count_; }
+  ~InFlightRequest() { --count_; }
+  InFlightRequest(const InFlightRequest&) = delete;
+  InFlightRequest& operator=(const InFlightRequest&) = delete;
+
+ private:
+  int& count_;
+};
+
 struct ClientWatch {
   ClientSession* session = nullptr;  // null when no request is upstream
   uint64_t generation = 0;  // which request the delay and the peek belong to
@@ -149,6 +161,9 @@ Task<void> ClientSession::Run() {
       // Waiting for the next request happens in ReadParsed's small frame:
       // an idle keep-alive connection holds that one, not ServeOne's.
       PrepareForRequest();
+      if (buffer_.size() == 0 && worker_.requests_in_flight > 0) {
+        co_await YieldThread();
+      }
       beast::error_code hec = co_await ReadParsed(socket_, buffer_, *parser_,
                                                   /*header_only=*/true);
       if (!co_await ServeOne(hec)) break;
@@ -173,6 +188,7 @@ void ClientSession::PrepareForRequest() {
 }
 
 Task<bool> ClientSession::ServeOne(beast::error_code hec) {
+  InFlightRequest in_flight(worker_.requests_in_flight);
   idle_ = false;
   started_ = std::chrono::steady_clock::now();
   started_wall_ = std::chrono::system_clock::now();
@@ -427,7 +443,9 @@ Task<void> ClientSession::ProxyAttempts(ProxyPlan& plan) {
     provider_ = connection.provider;
     exchange_ = std::make_unique<UpstreamExchange>(*worker_.pool, timeouts);
     UpstreamFailure failure =
-        co_await exchange_->Start(*attempt.request, std::move(attempt.body));
+        co_await exchange_->Start(*attempt.request, std::move(attempt.body),
+                                  /*yield_before_answer=*/
+                                  worker_.requests_in_flight > 1);
     if (failure == UpstreamFailure::kCancelled || client_gone_) co_return;
     const bool retryable =
         failure == UpstreamFailure::kConnect ||

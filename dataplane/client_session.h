@@ -95,6 +95,10 @@ struct SessionWorker {
   UpstreamPool* pool = nullptr;
   std::unordered_set<ClientSession*> sessions;
   DelayedWatches watches;
+  // Requests being served on this thread. While any is, a read that would
+  // find nothing yet waits for them first (YieldThread); alone on the
+  // thread, a session reads at once, as yielding would only add a poll.
+  int requests_in_flight = 0;
 };
 
 // One client connection: reads requests one after another (keep-alive),

@@ -150,13 +150,15 @@ template <class Stream>
 Task<beast::error_code> WriteAndReadHeader(Stream& stream,
                                            UpstreamConnection& conn,
                                            const std::string& head,
-                                           const std::string& body) {
+                                           const std::string& body,
+                                           bool yield_before_answer) {
   // One gather write (one syscall) for the request line, header and body;
   // on a plain connection straight from here when the socket takes it all.
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
                                                   asio::buffer(body)};
   // The caller's first-byte timer covers the write.
   if (beast::error_code wec = co_await WriteAll(stream, buffers)) co_return wec;
+  if (yield_before_answer) co_await YieldThread();
   conn.parser.emplace();
   conn.parser->body_limit(boost::none);
   co_return co_await ReadParsed(stream, conn.buffer, *conn.parser,
@@ -244,7 +246,8 @@ UpstreamExchange::~UpstreamExchange() {
 }
 
 Task<UpstreamFailure> UpstreamExchange::Start(const UpstreamRequest& upstream,
-                                              std::string body) {
+                                              std::string body,
+                                              bool yield_before_answer) {
   const UpstreamEndpoint& endpoint = *upstream.endpoint;
   const std::string head = SerializeRequestHead(upstream, body.size());
 
@@ -264,9 +267,9 @@ Task<UpstreamFailure> UpstreamExchange::Start(const UpstreamRequest& upstream,
     beast::error_code ec =
         connection_->secure
             ? co_await WriteAndReadHeader(*connection_->secure, *connection_,
-                                          head, body)
+                                          head, body, yield_before_answer)
             : co_await WriteAndReadHeader(*connection_->plain, *connection_,
-                                          head, body);
+                                          head, body, yield_before_answer);
     if (!ec) co_return UpstreamFailure::kNone;
     if (cancelled_) co_return UpstreamFailure::kCancelled;
     if (connection_->deadline->expired()) {

@@ -93,7 +93,10 @@ class UpstreamExchange {
 
   // Sends `request` + `body`. On a pooled connection that turns out to be
   // dead before any response byte, retries once on a fresh connection.
-  Task<UpstreamFailure> Start(const UpstreamRequest& request, std::string body);
+  // `yield_before_answer`: between sending and reading the answer, let the
+  // thread's other work run first (YieldThread).
+  Task<UpstreamFailure> Start(const UpstreamRequest& request, std::string body,
+                              bool yield_before_answer);
 
   int status() const;
   const HeaderFields& headers() const;
