@@ -442,6 +442,8 @@ Task<void> ClientSession::ProxyAttempts(ProxyPlan& plan) {
     }
     provider_ = connection.provider;
     exchange_ = std::make_unique<UpstreamExchange>(*worker_.pool, timeouts);
+    // Yield before the answer when requests other than this one (which
+    // counts itself) are in flight on the thread.
     UpstreamFailure failure =
         co_await exchange_->Start(*attempt.request, std::move(attempt.body),
                                   /*yield_before_answer=*/
