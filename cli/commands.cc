@@ -17,6 +17,7 @@
 #include "cli/exit_code.h"
 #include "cli/render.h"
 #include "cli/requests.h"
+#include "common/grpc_tls.h"
 #include "grpcpp/grpcpp.h"
 #include "llmproxy/v1/admin_service.grpc.pb.h"
 #include "llmproxy/v1/usage_service.grpc.pb.h"
@@ -30,7 +31,9 @@ struct GlobalFlags {
   std::string admin_token;
   std::string output = "table";
   double timeout_seconds = 15;
-  bool tls = false;
+  GrpcClientTls tls;
+  // Built from `tls` once the command line is parsed.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 
   bool json() const { return output == "json"; }
 };
@@ -49,10 +52,7 @@ struct PageFlags {
 class Client {
  public:
   explicit Client(const GlobalFlags& flags) : flags_(flags) {
-    std::shared_ptr<grpc::ChannelCredentials> creds =
-        flags.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
-                  : grpc::InsecureChannelCredentials();
-    channel_ = grpc::CreateChannel(flags.server, creds);
+    channel_ = grpc::CreateChannel(flags.server, flags.credentials);
     admin_ = v1::AdminService::NewStub(channel_);
     usage_ = v1::UsageService::NewStub(channel_);
   }
@@ -84,9 +84,18 @@ class Client {
   absl::Status Explain(const grpc::Status& status) {
     absl::Status s = FromGrpc(status);
     if (s.code() == absl::StatusCode::kUnavailable) {
+      // A plain-text call to a TLS port, or a call without the client
+      // certificate a mutual-TLS port asks for, fails as a closed socket;
+      // say what to try.
+      const char* hint =
+          !flags_.tls.on() ? "; if it serves TLS, add --tls (or --tls-ca)"
+          : flags_.tls.cert_file.empty()
+              ? "; if it asks for a client certificate, add --tls-cert and "
+                "--tls-key"
+              : "";
       return absl::UnavailableError(
           absl::StrCat("cannot reach the control plane at ", flags_.server,
-                       " (", s.message(), ")"));
+                       " (", s.message(), ")", hint));
     }
     if (s.code() == absl::StatusCode::kDeadlineExceeded) {
       return absl::DeadlineExceededError(
@@ -691,9 +700,21 @@ int RunCli(int argc, char** argv) {
       ->envname("LLMPROXY_TIMEOUT")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_flag("--tls", st.global.tls,
-               "use TLS (system CA roots) instead of plain text")
+  app.add_flag("--tls", st.global.tls.enabled,
+               "use TLS (system CA roots) instead of plain text (implied by "
+               "the three --tls-* files)")
       ->envname("LLMPROXY_TLS");
+  app.add_option("--tls-ca", st.global.tls.ca_file,
+                 "PEM CA certificates the server's certificate is checked "
+                 "against (instead of the system's)")
+      ->envname("LLMPROXY_TLS_CA");
+  app.add_option("--tls-cert", st.global.tls.cert_file,
+                 "PEM client certificate chain, for a control plane that "
+                 "asks for one (mutual TLS)")
+      ->envname("LLMPROXY_TLS_CERT");
+  app.add_option("--tls-key", st.global.tls.key_file,
+                 "PEM private key of --tls-cert")
+      ->envname("LLMPROXY_TLS_KEY");
 
   AddConnectionCommands(app, st);
   AddModelCommands(app, st);
@@ -715,6 +736,13 @@ int RunCli(int argc, char** argv) {
     return kExitUsage;
   }
   if (!st.action) return kExitUsage;
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      MakeChannelCredentials(st.global.tls);
+  if (!credentials.ok()) {
+    std::cerr << "error: " << credentials.status().message() << "\n";
+    return kExitUsage;
+  }
+  st.global.credentials = *std::move(credentials);
   absl::Status status = st.action();
   if (!status.ok()) {
     std::cout.flush();

@@ -56,7 +56,10 @@ absl::Status ControlPlaneServer::Start() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.grpc_address,
-                           grpc::InsecureServerCredentials(), &port_);
+                           options_.grpc_credentials
+                               ? options_.grpc_credentials
+                               : grpc::InsecureServerCredentials(),
+                           &port_);
   builder.RegisterService(admin_service_.get());
   builder.RegisterService(config_service_.get());
   builder.RegisterService(usage_service_.get());

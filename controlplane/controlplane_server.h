@@ -10,6 +10,7 @@
 
 namespace grpc {
 class Server;
+class ServerCredentials;
 }  // namespace grpc
 
 namespace prometheus {
@@ -48,6 +49,9 @@ struct ControlPlaneOptions {
   // Where the control plane's metrics go (served on /metrics by main); a
   // private registry when null.
   std::shared_ptr<prometheus::Registry> registry;
+  // The gRPC port's credentials (MakeServerCredentials); plain text when
+  // null.
+  std::shared_ptr<grpc::ServerCredentials> grpc_credentials;
 };
 
 // The control plane's gRPC server: AdminService, ConfigDiscoveryService,

@@ -23,6 +23,7 @@
 #include "common/admin_http_server.h"
 #include "common/crypto/random.h"
 #include "common/crypto/secret_box.h"
+#include "common/grpc_tls.h"
 #include "common/host_port.h"
 #include "common/log.h"
 #include "controlplane/controlplane_server.h"
@@ -47,6 +48,7 @@ struct Flags {
   bool config_listen = true;
   int budget_refresh_ms = 1000;
   int fleet_heartbeat_ms = 2000;
+  GrpcServerTls grpc_tls;
 };
 
 // Whether `address` ("host:port") only accepts local connections, where
@@ -113,6 +115,23 @@ int Run(const Flags& flags) {
         {{"grpc_address", flags.grpc_address}});
     return 2;
   }
+  // Checked before the database is touched: a wrong file is a usage error.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> grpc_credentials =
+      MakeServerCredentials(flags.grpc_tls);
+  if (!grpc_credentials.ok()) {
+    log::Error("refusing to start: unusable gRPC TLS settings",
+               {{"error", std::string(grpc_credentials.status().message())}});
+    return 2;
+  }
+  const bool grpc_tls = !flags.grpc_tls.cert_file.empty();
+  if (!grpc_tls && !IsLoopback(flags.grpc_address)) {
+    log::Warn(
+        "gRPC is plain text on a non-loopback address: tokens and the "
+        "provider keys in config pushes cross the network unencrypted; set "
+        "--grpc-tls-cert and --grpc-tls-key unless a mesh or tunnel "
+        "encrypts it",
+        {{"grpc_address", flags.grpc_address}});
+  }
   if (std::optional<std::filesystem::path> db = SqlitePath(flags.database_url);
       db && db->has_parent_path()) {
     std::error_code ec;
@@ -159,6 +178,7 @@ int Run(const Flags& flags) {
   options.grpc_address = flags.grpc_address;
   options.admin_token = flags.admin_token;
   options.dataplane_token = flags.dataplane_token;
+  options.grpc_credentials = *std::move(grpc_credentials);
   options.revision_poll_interval =
       std::chrono::milliseconds(flags.revision_poll_ms);
   options.budget_refresh_interval =
@@ -189,6 +209,9 @@ int Run(const Flags& flags) {
             {{"version", kVersion},
              {"grpc_address", flags.grpc_address},
              {"grpc_port", absl::StrCat(server.port())},
+             {"grpc_tls", !grpc_tls                               ? "off"
+                          : flags.grpc_tls.client_ca_file.empty() ? "on"
+                                                                  : "mutual"},
              {"http_address", flags.http_address},
              {"http_port", absl::StrCat(http.port())}});
 
@@ -263,6 +286,18 @@ int main(int argc, char** argv) {
                  "contact; a data plane counts as connected for 3 of them")
       ->envname("LLMPROXY_FLEET_HEARTBEAT_MS")
       ->check(CLI::Range(100, 600000));
+  app.add_option("--grpc-tls-cert", flags.grpc_tls.cert_file,
+                 "PEM certificate chain for TLS on the gRPC port (with "
+                 "--grpc-tls-key; read at start)")
+      ->envname("LLMPROXY_GRPC_TLS_CERT");
+  app.add_option("--grpc-tls-key", flags.grpc_tls.key_file,
+                 "PEM private key of --grpc-tls-cert")
+      ->envname("LLMPROXY_GRPC_TLS_KEY");
+  app.add_option("--grpc-tls-client-ca", flags.grpc_tls.client_ca_file,
+                 "PEM CA certificates; set, every gRPC client (data planes, "
+                 "the CLI) must present a certificate they signed (mutual "
+                 "TLS)")
+      ->envname("LLMPROXY_GRPC_TLS_CLIENT_CA");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -183,8 +183,9 @@ void ConfigSubscriber::Run() {
 }
 
 void ConfigSubscriber::RunStream(const std::string& address) {
-  auto channel =
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(
+      address, options_.credentials ? options_.credentials
+                                    : grpc::InsecureChannelCredentials());
   auto stub = v1::ConfigDiscoveryService::NewStub(channel);
   grpc::ClientContext context;
   if (!options_.dataplane_token.empty()) {

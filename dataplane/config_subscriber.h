@@ -20,6 +20,7 @@
 #include "llmproxy/v1/config_service.pb.h"
 
 namespace grpc {
+class ChannelCredentials;
 class ClientContext;
 }  // namespace grpc
 
@@ -28,6 +29,8 @@ namespace llmproxy::dataplane {
 struct ConfigSubscriberOptions {
   // Control-plane gRPC addresses, tried in turn on each reconnect.
   std::vector<std::string> addresses;
+  // The channels' credentials (MakeChannelCredentials); insecure when null.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   std::string dataplane_token;
   std::string node_id;
   std::string advertised_address;

@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "common/admin_http_server.h"
 #include "common/crypto/sha256.h"
+#include "common/grpc_tls.h"
 #include "common/log.h"
 #include "dataplane/config_subscriber.h"
 #include "dataplane/http_server.h"
@@ -76,6 +77,7 @@ struct Flags {
   std::string usage_spool_path;
   int64_t usage_spool_max_bytes = 268435456;
   std::string log_level = "info";
+  llmproxy::GrpcClientTls controlplane_tls;
 };
 
 std::string UsageSpoolPath(const Flags& flags) {
@@ -99,6 +101,15 @@ int Serve(const Flags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  auto controlplane_credentials =
+      llmproxy::MakeChannelCredentials(flags.controlplane_tls);
+  if (!controlplane_credentials.ok()) {
+    log::Error(
+        "refusing to start: unusable control-plane TLS settings",
+        {{"error", std::string(controlplane_credentials.status().message())}});
+    return 2;
+  }
+
   SnapshotHolder holder;
   auto box = llmproxy::dataplane::LoadOrCreateSnapshotKey(
       flags.encryption_key, flags.snapshot_path + ".key");
@@ -117,6 +128,7 @@ int Serve(const Flags& flags) {
     if (!a.empty()) sub.addresses.push_back(a);
   }
   sub.dataplane_token = flags.dataplane_token;
+  sub.credentials = *controlplane_credentials;
   sub.node_id = flags.node_id.empty() ? HostName() : flags.node_id;
   sub.advertised_address = flags.listen_address;
   sub.version = LLMPROXY_VERSION;
@@ -149,6 +161,7 @@ int Serve(const Flags& flags) {
   llmproxy::dataplane::UsageReporterOptions usage_options;
   usage_options.controlplane_addresses = sub.addresses;
   usage_options.token = flags.dataplane_token;
+  usage_options.credentials = *controlplane_credentials;
   usage_options.dataplane_id = sub.node_id;
   usage_options.spool_path = UsageSpoolPath(flags);
   usage_options.spool_max_bytes = flags.usage_spool_max_bytes;
@@ -207,6 +220,7 @@ int Serve(const Flags& flags) {
              {"port", std::to_string(server.port())},
              {"admin_port", std::to_string(admin.port())},
              {"node_id", sub.node_id},
+             {"controlplane_tls", flags.controlplane_tls.on() ? "on" : "off"},
              {"threads", std::to_string(options.threads)},
              {"version", LLMPROXY_VERSION}});
 
@@ -244,6 +258,21 @@ int main(int argc, char** argv) {
   app.add_option("--dataplane-token", flags.dataplane_token,
                  "Token presented to the control plane")
       ->envname("LLMPROXY_DATAPLANE_TOKEN");
+  app.add_flag("--controlplane-tls", flags.controlplane_tls.enabled,
+               "TLS to the control plane, checked against the system's CA "
+               "store (implied by the three --controlplane-tls-* files)")
+      ->envname("LLMPROXY_CONTROLPLANE_TLS");
+  app.add_option("--controlplane-tls-ca", flags.controlplane_tls.ca_file,
+                 "PEM CA certificates the control plane's certificate is "
+                 "checked against (instead of the system's)")
+      ->envname("LLMPROXY_CONTROLPLANE_TLS_CA");
+  app.add_option("--controlplane-tls-cert", flags.controlplane_tls.cert_file,
+                 "PEM client certificate chain, for a control plane that "
+                 "asks for one (mutual TLS)")
+      ->envname("LLMPROXY_CONTROLPLANE_TLS_CERT");
+  app.add_option("--controlplane-tls-key", flags.controlplane_tls.key_file,
+                 "PEM private key of --controlplane-tls-cert")
+      ->envname("LLMPROXY_CONTROLPLANE_TLS_KEY");
   app.add_option("--node-id", flags.node_id,
                  "Identity in the fleet (default: host name)")
       ->envname("LLMPROXY_NODE_ID");

@@ -15,7 +15,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libpqxx-dev prometheus-cpp-dev libgtest-dev libgmock-dev libssl-dev
   libsqlite3-dev sqlite3 postgresql postgresql-client libcli11-dev libgoogle-perftools-dev
-  ca-certificates curl jq
+  ca-certificates curl jq openssl
 )
 # Node.js runs the end-to-end tests (the official openai SDK, grpc-js).
 command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)

@@ -204,7 +204,9 @@ bool UsageReporter::SendBatch(const std::vector<std::string>& records) {
     channels_.resize(options_.controlplane_addresses.size());
   auto& channel = channels_[address_index_];
   if (!channel) {
-    channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    channel = grpc::CreateChannel(
+        address, options_.credentials ? options_.credentials
+                                      : grpc::InsecureChannelCredentials());
   }
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + options_.rpc_timeout);

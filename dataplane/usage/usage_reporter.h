@@ -15,6 +15,7 @@
 
 namespace grpc {
 class Channel;
+class ChannelCredentials;
 }  // namespace grpc
 
 namespace prometheus {
@@ -30,6 +31,8 @@ namespace llmproxy::dataplane {
 struct UsageReporterOptions {
   // Control-plane gRPC addresses, tried in turn after a failure.
   std::vector<std::string> controlplane_addresses;
+  // The channels' credentials (MakeChannelCredentials); insecure when null.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   // Sent as "authorization: Bearer <token>" when not empty.
   std::string token;
   std::string dataplane_id;

@@ -1,0 +1,191 @@
+#include "common/grpc_tls.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+
+namespace llmproxy {
+namespace {
+
+// PEM files are a few kilobytes; a bigger one is the wrong file.
+constexpr std::size_t kMaxPemBytes = 1 << 20;
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+absl::StatusOr<std::string> ReadPemFile(const std::string& path,
+                                        const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read the ", what, " file ", path));
+  }
+  std::string text;
+  text.reserve(4096);
+  char chunk[4096];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxPemBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the ", what, " file ", path, " is over 1 MiB: not a PEM file"));
+    }
+  }
+  return text;
+}
+
+BioPtr MemoryBio(const std::string& pem) {
+  return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// The first certificate in `pem` (the leaf of a chain), or null; also fails
+// when a later block of the chain does not parse.
+X509Ptr ParseCertificates(const std::string& pem, int* count) {
+  BioPtr bio = MemoryBio(pem);
+  X509Ptr first;
+  *count = 0;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    if (!first) {
+      first.reset(cert);
+    } else {
+      X509_free(cert);
+    }
+    ++*count;
+  }
+  // The loop ends on "no more PEM blocks" (expected) or on a bad block.
+  const unsigned long err = ERR_peek_last_error();
+  ERR_clear_error();
+  if (err != 0 && ERR_GET_REASON(err) != PEM_R_NO_START_LINE) {
+    first.reset();
+  }
+  return first;
+}
+
+absl::StatusOr<std::string> ReadCertificates(const std::string& path,
+                                             const char* what) {
+  absl::StatusOr<std::string> pem = ReadPemFile(path, what);
+  if (!pem.ok()) return pem.status();
+  int count = 0;
+  if (!ParseCertificates(*pem, &count)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the ", what, " file ", path, " holds no valid PEM certificate"));
+  }
+  return pem;
+}
+
+// The certificate chain and the private key that goes with its first
+// certificate.
+struct KeyPair {
+  std::string cert_chain;
+  std::string private_key;
+};
+
+absl::StatusOr<KeyPair> ReadKeyPair(const std::string& cert_file,
+                                    const std::string& key_file) {
+  absl::StatusOr<std::string> chain = ReadPemFile(cert_file, "certificate");
+  if (!chain.ok()) return chain.status();
+  absl::StatusOr<std::string> key = ReadPemFile(key_file, "private key");
+  if (!key.ok()) return key.status();
+  int count = 0;
+  X509Ptr leaf = ParseCertificates(*chain, &count);
+  if (!leaf) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the certificate file ", cert_file, " holds no valid PEM certificate"));
+  }
+  BioPtr key_bio = MemoryBio(*key);
+  PkeyPtr pkey(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  if (!pkey) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the private key file ", key_file,
+                     " holds no unencrypted PEM private key"));
+  }
+  const bool matches = X509_check_private_key(leaf.get(), pkey.get()) == 1;
+  ERR_clear_error();
+  if (!matches) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the private key in ", key_file,
+                     " does not belong to the certificate in ", cert_file));
+  }
+  return KeyPair{*std::move(chain), *std::move(key)};
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const GrpcServerTls& tls) {
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "a TLS certificate needs its private key, and a key its certificate: "
+        "give both or neither");
+  }
+  if (tls.cert_file.empty()) {
+    if (!tls.client_ca_file.empty()) {
+      return absl::InvalidArgumentError(
+          "client certificates (mutual TLS) need TLS: give the server's "
+          "certificate and key too");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  absl::StatusOr<KeyPair> pair = ReadKeyPair(tls.cert_file, tls.key_file);
+  if (!pair.ok()) return pair.status();
+  grpc::SslServerCredentialsOptions options(
+      tls.client_ca_file.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  if (!tls.client_ca_file.empty()) {
+    absl::StatusOr<std::string> roots =
+        ReadCertificates(tls.client_ca_file, "client CA");
+    if (!roots.ok()) return roots.status();
+    options.pem_root_certs = *std::move(roots);
+  }
+  options.pem_key_cert_pairs.push_back(
+      {std::move(pair->private_key), std::move(pair->cert_chain)});
+  return grpc::SslServerCredentials(options);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>>
+MakeChannelCredentials(const GrpcClientTls& tls) {
+  if (!tls.on()) return grpc::InsecureChannelCredentials();
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "a client certificate needs its private key, and a key its "
+        "certificate: give both or neither");
+  }
+  grpc::SslCredentialsOptions options;
+  if (!tls.ca_file.empty()) {
+    absl::StatusOr<std::string> roots = ReadCertificates(tls.ca_file, "CA");
+    if (!roots.ok()) return roots.status();
+    options.pem_root_certs = *std::move(roots);
+  }
+  if (!tls.cert_file.empty()) {
+    absl::StatusOr<KeyPair> pair = ReadKeyPair(tls.cert_file, tls.key_file);
+    if (!pair.ok()) return pair.status();
+    options.pem_cert_chain = std::move(pair->cert_chain);
+    options.pem_private_key = std::move(pair->private_key);
+  }
+  return grpc::SslCredentials(options);
+}
+
+}  // namespace llmproxy
