@@ -32,6 +32,9 @@ struct GlobalFlags {
   std::string output = "table";
   double timeout_seconds = 15;
   GrpcClientTls tls;
+  // The name the server's certificate must carry when --server's host is
+  // not it (a port-forward to localhost, an IP address).
+  std::string tls_server_name;
   // Built from `tls` once the command line is parsed.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
 
@@ -52,7 +55,11 @@ struct PageFlags {
 class Client {
  public:
   explicit Client(const GlobalFlags& flags) : flags_(flags) {
-    channel_ = grpc::CreateChannel(flags.server, flags.credentials);
+    grpc::ChannelArguments args;
+    if (!flags.tls_server_name.empty()) {
+      args.SetSslTargetNameOverride(flags.tls_server_name);
+    }
+    channel_ = grpc::CreateCustomChannel(flags.server, flags.credentials, args);
     admin_ = v1::AdminService::NewStub(channel_);
     usage_ = v1::UsageService::NewStub(channel_);
   }
@@ -715,6 +722,11 @@ int RunCli(int argc, char** argv) {
   app.add_option("--tls-key", st.global.tls.key_file,
                  "PEM private key of --tls-cert")
       ->envname("LLMPROXY_TLS_KEY");
+  app.add_option("--tls-server-name", st.global.tls_server_name,
+                 "the name the server's certificate must carry, when it is "
+                 "not --server's host (e.g. through a port-forward; implies "
+                 "--tls)")
+      ->envname("LLMPROXY_TLS_SERVER_NAME");
 
   AddConnectionCommands(app, st);
   AddModelCommands(app, st);
@@ -736,6 +748,7 @@ int RunCli(int argc, char** argv) {
     return kExitUsage;
   }
   if (!st.action) return kExitUsage;
+  if (!st.global.tls_server_name.empty()) st.global.tls.enabled = true;
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       MakeChannelCredentials(st.global.tls);
   if (!credentials.ok()) {

@@ -53,7 +53,7 @@ const certs = {};
 before(async () => {
   certs.ca = await makeCert('ca', { cn: 'llm-proxy test CA' });
   certs.otherCa = await makeCert('other-ca', { cn: 'a CA nobody trusts' });
-  certs.server = await makeCert('server', { ca: certs.ca, cn: 'localhost', san: 'DNS:localhost,IP:127.0.0.1' });
+  certs.server = await makeCert('server', { ca: certs.ca, cn: 'localhost', san: 'DNS:localhost,DNS:controlplane.test,IP:127.0.0.1' });
   certs.client = await makeCert('client', { ca: certs.ca, cn: 'dataplane-1' });
   certs.strangerClient = await makeCert('stranger', { ca: certs.otherCa, cn: 'dataplane-x' });
 });
@@ -134,6 +134,13 @@ describe('a control plane serving gRPC over TLS', () => {
     const r = await cp.cli(['--tls-ca', certs.otherCa.crt, 'connection', 'list']);
     assert.equal(r.code, EXIT_UNAVAILABLE, r.stderr);
     assert.match(r.stderr, /certificate verify failed/);
+  });
+
+  test('--tls-server-name checks the certificate for that name instead of the address', async () => {
+    const named = await cp.cli([...cliTls(), '--tls-server-name', 'controlplane.test', 'connection', 'list']);
+    assert.equal(named.code, 0, named.stderr);
+    const wrong = await cp.cli([...cliTls(), '--tls-server-name', 'elsewhere.test', 'connection', 'list']);
+    assert.equal(wrong.code, EXIT_UNAVAILABLE, wrong.stderr);
   });
 
   test("the system's CA store does not vouch for a private CA", async () => {
