@@ -12,6 +12,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/exit_code.h"
@@ -96,6 +97,8 @@ class Client {
       // say what to try.
       const char* hint =
           !flags_.tls.on() ? "; if it serves TLS, add --tls (or --tls-ca)"
+          : absl::StrContains(s.message(), "certificate verify failed")
+              ? "; give the CA that signed its certificate with --tls-ca"
           : flags_.tls.cert_file.empty()
               ? "; if it asks for a client certificate, add --tls-cert and "
                 "--tls-key"

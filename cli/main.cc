@@ -4,8 +4,10 @@
 
 #include "cli/commands.h"
 #include "cli/exit_code.h"
+#include "common/grpc_log.h"
 
 int main(int argc, char** argv) {
+  llmproxy::SilenceGrpcLogs();
   try {
     return llmproxy::cli::RunCli(argc, argv);
   } catch (const std::exception& e) {

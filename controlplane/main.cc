@@ -23,6 +23,7 @@
 #include "common/admin_http_server.h"
 #include "common/crypto/random.h"
 #include "common/crypto/secret_box.h"
+#include "common/grpc_log.h"
 #include "common/grpc_tls.h"
 #include "common/host_port.h"
 #include "common/log.h"
@@ -107,6 +108,7 @@ int Run(const Flags& flags) {
     std::cerr << "--log-level must be one of debug, info, warn, error\n";
     return 2;
   }
+  RouteGrpcLogsToJson();
   if (flags.admin_token.empty() && !IsLoopback(flags.grpc_address)) {
     log::Error(
         "refusing to start: --grpc-address is not a loopback address and no "

@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "common/admin_http_server.h"
 #include "common/crypto/sha256.h"
+#include "common/grpc_log.h"
 #include "common/grpc_tls.h"
 #include "common/log.h"
 #include "dataplane/config_subscriber.h"
@@ -92,6 +93,7 @@ int Serve(const Flags& flags) {
     std::cerr << "--log-level must be debug, info, warn or error\n";
     return 2;
   }
+  llmproxy::RouteGrpcLogsToJson();
   // Signals are taken by sigwait below; block them before any thread starts
   // so every thread inherits the mask.
   sigset_t signals;

@@ -127,13 +127,24 @@ describe('a control plane serving gRPC over TLS', () => {
   test('a plain-text CLI call fails UNAVAILABLE and says to add --tls', async () => {
     const r = await cp.cli(['connection', 'list']);
     assert.equal(r.code, EXIT_UNAVAILABLE, r.stderr);
-    assert.match(r.stderr, /if it serves TLS, add --tls \(or --tls-ca\)/);
+    assert.match(r.stderr, /^error: UNAVAILABLE: .*; if it serves TLS, add --tls \(or --tls-ca\)\n$/);
   });
 
-  test('a certificate the given CA did not sign is refused', async () => {
+  test("logs a failed handshake as a JSON line like every other line (gRPC's own included)", async () => {
+    await cp.cli(['connection', 'list']);  // plain text against TLS
+    for (let i = 0; i < 50 && !/Handshake failed/.test(cp.log()); i++) await sleep(100);
+    const lines = cp.log().trim().split('\n');
+    const parsed = lines.map((line) => {
+      try { return JSON.parse(line); } catch { assert.fail(`not a JSON line: ${line}`); }
+    });
+    assert.ok(parsed.some((l) => l.source === 'grpc' && l.level === 'error' && /Handshake failed/.test(l.msg)),
+      `no handshake failure logged:\n${cp.log().slice(-2000)}`);
+  });
+
+  test('a certificate the given CA did not sign is refused, in one line that says what to check', async () => {
     const r = await cp.cli(['--tls-ca', certs.otherCa.crt, 'connection', 'list']);
     assert.equal(r.code, EXIT_UNAVAILABLE, r.stderr);
-    assert.match(r.stderr, /certificate verify failed/);
+    assert.match(r.stderr, /^error: UNAVAILABLE: .*certificate verify failed.*give the CA that signed its certificate with --tls-ca\n$/);
   });
 
   test('--tls-server-name checks the certificate for that name instead of the address', async () => {
@@ -220,7 +231,7 @@ describe('a control plane asking for client certificates (mutual TLS)', () => {
   test('the CLI without a client certificate fails UNAVAILABLE and says to add one', async () => {
     const r = await cp.cli([...cliTls(), 'connection', 'list']);
     assert.equal(r.code, EXIT_UNAVAILABLE, r.stderr);
-    assert.match(r.stderr, /if it asks for a client certificate, add --tls-cert and --tls-key/);
+    assert.match(r.stderr, /^error: UNAVAILABLE: .*; if it asks for a client certificate, add --tls-cert and --tls-key\n$/);
   });
 
   test('the CLI with a certificate another CA signed is refused', async () => {
