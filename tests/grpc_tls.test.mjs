@@ -241,6 +241,27 @@ describe('a control plane asking for client certificates (mutual TLS)', () => {
   });
 });
 
+describe('plain-text gRPC beyond loopback', () => {
+  // The database URL is refused after the transport is checked, so these runs stop before
+  // anything listens on a public address.
+  const startOnAllInterfaces = (args) => run(path.join(binDir(), 'llm-proxy-controlplane'),
+    ['--grpc-address=0.0.0.0:0', '--http-address=127.0.0.1:0', '--admin-token=adm-tls-test',
+      '--database-url=mysql://unsupported/x', ...args], { timeoutMs: 15000 });
+
+  test('the control plane warns that tokens and provider keys would cross the network unencrypted', async () => {
+    const r = await startOnAllInterfaces([]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /"level":"warn","msg":"gRPC is plain text on a non-loopback address: tokens and the provider keys/);
+  });
+
+  test('and does not with TLS', async () => {
+    const r = await startOnAllInterfaces(serverTls());
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /cannot open the database/);
+    assert.doesNotMatch(r.stderr, /plain text/);
+  });
+});
+
 describe('TLS settings that cannot work stop the start (exit 2), naming the file, never its content', () => {
   const sqlite = () => `--database-url=sqlite://${file(`db-${Math.random()}`)}/cp.db`;
   const controlplane = (args) => run(path.join(binDir(), 'llm-proxy-controlplane'),
