@@ -1,16 +1,21 @@
 #include "common/grpc_tls.h"
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
@@ -34,22 +39,28 @@ using BioPtr = std::unique_ptr<BIO, BioFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
+void Cleanse(std::string& secret) {
+  OPENSSL_cleanse(secret.data(), secret.size());
+}
+
 absl::StatusOr<std::string> ReadPemFile(const std::string& path,
                                         const char* what) {
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot read the ", what, " file ", path, ": ", ec.message()));
+  }
+  if (size > kMaxPemBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the ", what, " file ", path, " is over 1 MiB: not a PEM file"));
+  }
+  // Read whole, into one buffer, so a private key leaves no partial copies.
+  std::string text(static_cast<std::size_t>(size), '\0');
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  if (!in.read(text.data(), static_cast<std::streamsize>(size))) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot read the ", what, " file ", path));
-  }
-  std::string text;
-  text.reserve(4096);
-  char chunk[4096];
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-    text.append(chunk, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > kMaxPemBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the ", what, " file ", path, " is over 1 MiB: not a PEM file"));
-    }
   }
   return text;
 }
@@ -58,19 +69,17 @@ BioPtr MemoryBio(const std::string& pem) {
   return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
 
-// The first certificate in `pem` (the leaf of a chain), or null; also fails
+// The first certificate in `pem` (the leaf of a chain), or null; null too
 // when a later block of the chain does not parse.
-X509Ptr ParseCertificates(const std::string& pem, int* count) {
+X509Ptr ParseCertificates(const std::string& pem) {
   BioPtr bio = MemoryBio(pem);
   X509Ptr first;
-  *count = 0;
   while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
     if (!first) {
       first.reset(cert);
     } else {
       X509_free(cert);
     }
-    ++*count;
   }
   // The loop ends on "no more PEM blocks" (expected) or on a bad block.
   const unsigned long err = ERR_peek_last_error();
@@ -85,8 +94,7 @@ absl::StatusOr<std::string> ReadCertificates(const std::string& path,
                                              const char* what) {
   absl::StatusOr<std::string> pem = ReadPemFile(path, what);
   if (!pem.ok()) return pem.status();
-  int count = 0;
-  if (!ParseCertificates(*pem, &count)) {
+  if (!ParseCertificates(*pem)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the ", what, " file ", path, " holds no valid PEM certificate"));
   }
@@ -106,8 +114,9 @@ absl::StatusOr<KeyPair> ReadKeyPair(const std::string& cert_file,
   if (!chain.ok()) return chain.status();
   absl::StatusOr<std::string> key = ReadPemFile(key_file, "private key");
   if (!key.ok()) return key.status();
-  int count = 0;
-  X509Ptr leaf = ParseCertificates(*chain, &count);
+  // On every way out (moved from on success, so then a no-op).
+  absl::Cleanup cleanse_key = [&key] { Cleanse(*key); };
+  X509Ptr leaf = ParseCertificates(*chain);
   if (!leaf) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the certificate file ", cert_file, " holds no valid PEM certificate"));
@@ -162,7 +171,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   }
   options.pem_key_cert_pairs.push_back(
       {std::move(pair->private_key), std::move(pair->cert_chain)});
-  return grpc::SslServerCredentials(options);
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::SslServerCredentials(options);
+  // gRPC keeps its own copy; ours is not left in freed memory.
+  Cleanse(options.pem_key_cert_pairs.front().private_key);
+  return credentials;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>>
@@ -185,7 +198,10 @@ MakeChannelCredentials(const GrpcClientTls& tls) {
     options.pem_cert_chain = std::move(pair->cert_chain);
     options.pem_private_key = std::move(pair->private_key);
   }
-  return grpc::SslCredentials(options);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::SslCredentials(options);
+  Cleanse(options.pem_private_key);  // gRPC keeps its own copy
+  return credentials;
 }
 
 }  // namespace llmproxy

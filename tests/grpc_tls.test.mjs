@@ -328,6 +328,17 @@ describe('TLS settings that cannot work stop the start (exit 2), naming the file
     assertRefused(await dataplane(['--controlplane-tls-ca', file('missing-ca.crt')]), /cannot read the CA file/);
   });
 
+  test('CLI: a CA "file" that is a directory', async () => {
+    fs.mkdirSync(file('ca-dir'), { recursive: true });
+    assertRefused(await cli(['--tls-ca', file('ca-dir'), 'connection', 'list']),
+      /cannot read the CA file .*ca-dir: Is a directory/);
+  });
+
+  test('CLI: a CA file over 1 MiB (not a PEM file; not read whole into memory)', async () => {
+    fs.writeFileSync(file('huge.pem'), Buffer.alloc(2 << 20, 'A'));
+    assertRefused(await cli(['--tls-ca', file('huge.pem'), 'connection', 'list']), /huge\.pem is over 1 MiB/);
+  });
+
   test('CLI: a client key that belongs to another certificate', async () => {
     assertRefused(await cli(['--tls-cert', certs.client.crt, '--tls-key', certs.server.key, 'connection', 'list']),
       /does not belong to the certificate/);
