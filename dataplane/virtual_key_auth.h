@@ -50,7 +50,8 @@ class ApiKeyHasher {
 };
 
 // Authenticates `api_key` against `snapshot`. The master key (given as its
-// Sha256Hex, empty when none is configured) may call every model. Errors are
+// Sha256Hex, empty when none is configured) may call every model; a virtual
+// key with the same secret is that virtual key instead. Errors are
 // 401 ApiErrors: missing, unknown, disabled or expired key. `hasher`, when
 // given, hashes the key (else it is hashed here).
 absl::StatusOr<Caller> Authenticate(const ConfigSnapshot& snapshot,

@@ -96,6 +96,17 @@ TEST_F(AuthenticateTest, MasterKeyMayCallEveryModel) {
   EXPECT_FALSE(Auth("sk-master").ok());
 }
 
+// The master key is looked for only among keys that are no virtual key: a
+// virtual key given the same secret is that virtual key, with its own
+// assignments and its own state.
+TEST_F(AuthenticateTest, AVirtualKeyWithTheMasterSecretIsTheVirtualKey) {
+  auto team = Auth("sk-team", Sha256Hex("sk-team"));
+  ASSERT_TRUE(team.ok());
+  EXPECT_FALSE(team->is_master);
+  EXPECT_EQ(team->key->id, "vk_team");
+  EXPECT_FALSE(Auth("sk-off", Sha256Hex("sk-off")).ok());
+}
+
 // One hasher serves a connection whose requests may carry different keys
 // (a client behind another proxy): each request is judged by its own key.
 TEST_F(AuthenticateTest, AConnectionsHasherJudgesEachRequestByItsOwnKey) {
