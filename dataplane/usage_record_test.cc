@@ -1,5 +1,9 @@
 #include "dataplane/usage_record.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -292,9 +296,103 @@ TEST(ExtractUsage, SurvivesEveryTruncationAndCorruptionOfAnAnswer) {
       if (!ec) {
         auto expected = PromptTokensByFullParse(bad);
         ASSERT_EQ(usage.has_value(), expected.has_value()) << bad;
-        if (expected) EXPECT_EQ(usage->prompt_tokens, *expected) << bad;
+        if (expected) {
+          EXPECT_EQ(usage->prompt_tokens, *expected) << bad;
+        }
       }
     }
+  }
+}
+
+// The documented reading of the top-level usage object, from a complete
+// parse of `doc`: counts are integers (negative: 0, fractional: rounded,
+// anything else: 0), input_tokens/output_tokens stand in for absent
+// prompt_tokens/completion_tokens, cached_tokens is read inside
+// prompt_tokens_details only.
+std::optional<TokenUsage> UsageByFullParse(const std::string& doc) {
+  boost::json::error_code ec;
+  boost::json::value v = boost::json::parse(doc, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const boost::json::value* usage = v.as_object().if_contains("usage");
+  if (usage == nullptr || !usage->is_object()) return std::nullopt;
+  const boost::json::object& u = usage->as_object();
+  auto count = [](const boost::json::value* c) -> int64_t {
+    if (c == nullptr) return 0;
+    if (c->is_int64()) return std::max<int64_t>(0, c->as_int64());
+    if (c->is_uint64()) return std::numeric_limits<int64_t>::max();
+    if (c->is_double()) {
+      const double d = c->as_double();
+      if (d >= 9.2e18) return std::numeric_limits<int64_t>::max();
+      return d <= 0 ? 0 : std::llround(d);
+    }
+    return 0;
+  };
+  TokenUsage t;
+  t.prompt_tokens = u.contains("prompt_tokens")
+                        ? count(u.if_contains("prompt_tokens"))
+                        : count(u.if_contains("input_tokens"));
+  t.completion_tokens = u.contains("completion_tokens")
+                            ? count(u.if_contains("completion_tokens"))
+                            : count(u.if_contains("output_tokens"));
+  const boost::json::value* details = u.if_contains("prompt_tokens_details");
+  if (details != nullptr && details->is_object()) {
+    t.cached_tokens = count(details->as_object().if_contains("cached_tokens"));
+  }
+  return t;
+}
+
+TEST(ExtractUsage, AgreesWithACompleteParseOnEveryCorruptionOfAUsageObject) {
+  // A usage object as OpenAI sends it, cut short and corrupted one byte at a
+  // time: whenever the document is still JSON, every count read is what a
+  // complete parse of the document says; otherwise there is no usage.
+  const std::string head = R"({"id":"c","choices":[],"usage":)";
+  const std::string usage =
+      R"({"prompt_tokens":14,"completion_tokens":160,"total_tokens":174,)"
+      R"("prompt_tokens_details":{"cached_tokens":8,"audio_tokens":0},)"
+      R"("completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0}})";
+  const std::string tail = R"(,"system_fingerprint":"fp"})";
+  auto check = [](const std::string& doc) {
+    boost::json::error_code ec;
+    boost::json::parse(doc, ec);
+    if (ec) {
+      EXPECT_FALSE(ExtractUsage(doc).has_value()) << doc;
+      return;
+    }
+    std::optional<TokenUsage> got = ExtractUsage(doc);
+    std::optional<TokenUsage> want = UsageByFullParse(doc);
+    ASSERT_EQ(got.has_value(), want.has_value()) << doc;
+    if (!want) return;
+    EXPECT_EQ(got->prompt_tokens, want->prompt_tokens) << doc;
+    EXPECT_EQ(got->completion_tokens, want->completion_tokens) << doc;
+    EXPECT_EQ(got->cached_tokens, want->cached_tokens) << doc;
+  };
+  auto plain = ExtractUsage(head + usage + tail);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->prompt_tokens, 14);
+  EXPECT_EQ(plain->completion_tokens, 160);
+  EXPECT_EQ(plain->cached_tokens, 8);
+  for (std::size_t i = 0; i < usage.size(); ++i) {
+    check(head + usage.substr(0, i) + tail);
+    for (char c : {'"', '\\', '{', '}', '[', ']', ',', ':', ' ', '.', '-', '0',
+                   '9', 'e', 'x', '\x7f', '\xc3'}) {
+      std::string bad = usage;
+      bad[i] = c;
+      check(head + bad + tail);
+      bad = usage;
+      bad.insert(i, 1, c);
+      check(head + bad + tail);
+    }
+  }
+  // Odd but valid shapes.
+  for (
+      const char* odd :
+      {R"({"prompt_tokens":1.5e1,"completion_tokens":"3"})",
+       R"({"prompt\u005ftokens":4,"completion_tokens":null})",
+       R"({"prompt_tokens":99999999999999999999,"completion_tokens":-0})",
+       R"({"prompt_tokens_details":{"cached_tokens":{"n":1}},"prompt_tokens":2})",
+       R"({"input_tokens":[1],"output_tokens":true,"prompt_tokens_details":[]})",
+       R"({"pr\u00f6mpt":1,"prompt_tokens":7})"}) {
+    check(head + odd + tail);
   }
 }
 
