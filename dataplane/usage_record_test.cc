@@ -261,49 +261,6 @@ TEST(ExtractUsage, RefusesADocumentThatIsNotOneObject) {
   EXPECT_FALSE(ExtractUsage(R"({"a":"}","usage")").has_value());
 }
 
-// What a complete parse of `doc` says the top-level usage's prompt_tokens is
-// (nullopt: not a JSON object with a usage object; 0 when that object has no
-// integer prompt_tokens).
-std::optional<int64_t> PromptTokensByFullParse(const std::string& doc) {
-  boost::json::error_code ec;
-  boost::json::value v = boost::json::parse(doc, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  const boost::json::value* usage = v.as_object().if_contains("usage");
-  if (usage == nullptr || !usage->is_object()) return std::nullopt;
-  const boost::json::value* p = usage->as_object().if_contains("prompt_tokens");
-  return p != nullptr && p->is_int64() ? p->as_int64() : 0;
-}
-
-TEST(ExtractUsage, SurvivesEveryTruncationAndCorruptionOfAnAnswer) {
-  // Whatever a provider sends, the lookup stays inside the buffer (a stray
-  // read shows under valgrind or a sanitizer build) and, whenever the whole
-  // answer is valid JSON, agrees with a complete parse of it.
-  const std::string answer =
-      R"({"id":"c","choices":[{"message":{"content":"a \"q\" \\ } ]"}}],)"
-      R"("usage":{"prompt_tokens":4,"completion_tokens":16},"fp":"x"})";
-  ASSERT_TRUE(ExtractUsage(answer).has_value());
-  for (std::size_t n = 0; n < answer.size(); ++n) {
-    const std::string cut = answer.substr(0, n);
-    EXPECT_FALSE(ExtractUsage(cut).has_value()) << cut;
-  }
-  for (std::size_t i = 0; i < answer.size(); ++i) {
-    for (char c : {'"', '\\', '{', '}', '[', ']', ',', ':', ' '}) {
-      std::string bad = answer;
-      bad[i] = c;
-      auto usage = ExtractUsage(bad);
-      boost::json::error_code ec;
-      boost::json::parse(bad, ec);
-      if (!ec) {
-        auto expected = PromptTokensByFullParse(bad);
-        ASSERT_EQ(usage.has_value(), expected.has_value()) << bad;
-        if (expected) {
-          EXPECT_EQ(usage->prompt_tokens, *expected) << bad;
-        }
-      }
-    }
-  }
-}
-
 // The documented reading of the top-level usage object, from a complete
 // parse of `doc`: counts are integers (negative: 0, fractional: rounded,
 // anything else: 0), input_tokens/output_tokens stand in for absent
@@ -339,6 +296,36 @@ std::optional<TokenUsage> UsageByFullParse(const std::string& doc) {
     t.cached_tokens = count(details->as_object().if_contains("cached_tokens"));
   }
   return t;
+}
+
+TEST(ExtractUsage, SurvivesEveryTruncationAndCorruptionOfAnAnswer) {
+  // Whatever a provider sends, the lookup stays inside the buffer (a stray
+  // read shows under valgrind or a sanitizer build) and, whenever the whole
+  // answer is valid JSON, agrees with a complete parse of it.
+  const std::string answer =
+      R"({"id":"c","choices":[{"message":{"content":"a \"q\" \\ } ]"}}],)"
+      R"("usage":{"prompt_tokens":4,"completion_tokens":16},"fp":"x"})";
+  ASSERT_TRUE(ExtractUsage(answer).has_value());
+  for (std::size_t n = 0; n < answer.size(); ++n) {
+    const std::string cut = answer.substr(0, n);
+    EXPECT_FALSE(ExtractUsage(cut).has_value()) << cut;
+  }
+  for (std::size_t i = 0; i < answer.size(); ++i) {
+    for (char c : {'"', '\\', '{', '}', '[', ']', ',', ':', ' '}) {
+      std::string bad = answer;
+      bad[i] = c;
+      auto usage = ExtractUsage(bad);
+      boost::json::error_code ec;
+      boost::json::parse(bad, ec);
+      if (!ec) {
+        auto expected = UsageByFullParse(bad);
+        ASSERT_EQ(usage.has_value(), expected.has_value()) << bad;
+        if (expected) {
+          EXPECT_EQ(usage->prompt_tokens, expected->prompt_tokens) << bad;
+        }
+      }
+    }
+  }
 }
 
 TEST(ExtractUsage, AgreesWithACompleteParseOnEveryCorruptionOfAUsageObject) {
