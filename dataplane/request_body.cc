@@ -20,6 +20,21 @@ namespace {
 
 namespace json = boost::json;
 
+bool IsJsonSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+std::size_t SkipSpace(std::string_view text, std::size_t pos) {
+  while (pos < text.size() && IsJsonSpace(text[pos])) ++pos;
+  return pos;
+}
+
+// End of text[0, end) without its trailing whitespace.
+std::size_t SkipSpaceBack(std::string_view text, std::size_t end) {
+  while (end > 0 && IsJsonSpace(text[end - 1])) --end;
+  return end;
+}
+
 // Top-level members the proxy cares about.
 enum class Member {
   kOther,
@@ -31,6 +46,25 @@ enum class Member {
   kPrompt,
   kInput,
 };
+
+// The member whose value is an operation's prompt (the basis of the prompt
+// token estimate).
+struct PromptMember {
+  Member member;
+  std::string_view key;
+};
+
+PromptMember PromptMemberOf(Operation op) {
+  switch (op) {
+    case Operation::kChatCompletions:
+      return {Member::kMessages, "messages"};
+    case Operation::kCompletions:
+      return {Member::kPrompt, "prompt"};
+    case Operation::kEmbeddings:
+      break;
+  }
+  return {Member::kInput, "input"};
+}
 
 Member ClassifyKey(std::string_view key) {
   if (key == "model") return Member::kModel;
@@ -76,11 +110,33 @@ struct SaxHandlerBase {
 // SAX handler for boost::json::basic_parser: tracks nesting depth and records
 // only the values of interesting members at depth 1 (and include_usage at
 // depth 2 inside stream_options). Nothing is allocated for other values.
+//
+// Boost.JSON hands out a key or string without escapes as a view into the
+// body itself; from those views the handler also locates the prompt member's
+// value and the "model" string, so neither needs a second pass over the body.
 struct FactsHandler : SaxHandlerBase {
+  static constexpr std::size_t npos = std::string_view::npos;
+
+  FactsHandler(std::string_view text, Member prompt)
+      : body(text), prompt_member(prompt) {}
+
+  const std::string_view body;
+  const Member prompt_member;  // kMessages, kPrompt or kInput
+
   Member current = Member::kOther;  // member whose value comes next at depth 1
   bool in_include_usage = false;  // next value is stream_options.include_usage
   std::string key_buffer;
   std::string model_buffer;
+
+  // The last prompt member's value: [prompt_begin, prompt_end) once the key
+  // after it (or the closing brace) is seen. prompt_lost: a key around it was
+  // not handed out in place, so the caller measures it the slow way.
+  std::size_t prompt_begin = npos;
+  std::size_t prompt_end = npos;
+  bool prompt_open = false;
+  bool prompt_lost = false;
+  int model_values = 0;  // top-level "model" values seen
+  std::optional<ByteRange> model_value;
 
   RequestFacts facts;
   bool has_model = false;
@@ -95,6 +151,7 @@ struct FactsHandler : SaxHandlerBase {
     switch (current) {
       case Member::kModel:
         has_model = true;
+        ++model_values;
         model_not_string = !is_string;
         break;
       case Member::kStream:
@@ -111,6 +168,48 @@ struct FactsHandler : SaxHandlerBase {
         break;
       default:
         break;
+    }
+  }
+
+  // Index of `s` in the body when it is a view into it (a string without
+  // escapes, in one piece: `total` is the whole string's size), else npos.
+  // Compared as integers: an escaped string is decoded into a buffer of the
+  // parser's.
+  std::size_t InPlace(json::string_view s, std::size_t total) const {
+    if (total != s.size()) return npos;
+    const auto p = reinterpret_cast<std::uintptr_t>(s.data());
+    const auto first = reinterpret_cast<std::uintptr_t>(body.data());
+    if (p <= first || p + s.size() >= first + body.size()) return npos;
+    return p - first;
+  }
+
+  // A key at depth 1, at body index `at` (npos: not in place), `size` bytes.
+  void SeeTopKey(std::size_t at, std::size_t size) {
+    if (prompt_open) {
+      // The member after the prompt begins: the prompt's value ends before
+      // the comma in front of this key's opening quote.
+      prompt_open = false;
+      if (at == npos) {
+        prompt_lost = true;
+      } else {
+        prompt_end = SkipSpaceBack(body, SkipSpaceBack(body, at - 1) - 1);
+      }
+    }
+    if (current != prompt_member) return;
+    prompt_lost = at == npos;  // the last prompt member is the one measured
+    if (!prompt_lost) {
+      const std::size_t colon = SkipSpace(body, at + size + 1);
+      prompt_begin = SkipSpace(body, colon + 1);
+      prompt_open = true;
+    }
+  }
+
+  // After a complete parse: the prompt's value, when it was the last member,
+  // ends before the closing brace.
+  void SeeEnd() {
+    if (prompt_open) {
+      prompt_end = SkipSpaceBack(body, SkipSpaceBack(body, body.size()) - 1);
+      prompt_open = false;
     }
   }
 
@@ -137,11 +236,13 @@ struct FactsHandler : SaxHandlerBase {
     if (depth <= 2) key_buffer.append(s.data(), s.size());
     return true;
   }
-  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+  bool on_key(json::string_view s, std::size_t total, json::error_code&) {
     if (depth <= 2) {
+      const std::size_t at = InPlace(s, total);
       key_buffer.append(s.data(), s.size());
       if (depth == 1) {
         current = ClassifyKey(key_buffer);
+        SeeTopKey(at, s.size());
       } else {
         in_include_usage =
             current == Member::kStreamOptions && key_buffer == "include_usage";
@@ -156,8 +257,13 @@ struct FactsHandler : SaxHandlerBase {
     }
     return true;
   }
-  bool on_string(json::string_view s, std::size_t, json::error_code&) {
+  bool on_string(json::string_view s, std::size_t total, json::error_code&) {
     if (depth == 1 && current == Member::kModel) {
+      const std::size_t at = InPlace(s, total);
+      model_value =
+          at == npos
+              ? std::nullopt
+              : std::optional<ByteRange>(ByteRange{at - 1, at + s.size() + 1});
       model_buffer.append(s.data(), s.size());
       facts.model = std::move(model_buffer);
       model_buffer.clear();
@@ -301,10 +407,6 @@ struct UsageHandler : SaxHandlerBase {
   bool on_null(json::error_code&) { return NotNumber(); }
 };
 
-bool IsJsonSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 // Index just past the string literal whose opening quote is at `pos` (past
 // text.size() when it is not closed). Strings are most of a request body and
 // most of a response: memchr finds the candidate quotes, and a quote counts
@@ -353,11 +455,6 @@ std::size_t SkipValue(std::string_view text, std::size_t pos) {
   return pos;
 }
 
-std::size_t SkipSpace(std::string_view text, std::size_t pos) {
-  while (pos < text.size() && IsJsonSpace(text[pos])) ++pos;
-  return pos;
-}
-
 // The decoded text of the JSON string literal text[begin, end).
 std::string DecodeKey(std::string_view literal) {
   if (literal.find('\\') == std::string_view::npos) {
@@ -393,7 +490,9 @@ absl::StatusOr<RequestFacts> InspectRequestBody(std::string_view body,
     if (error != nullptr) *error = std::move(e);
     return status;
   };
-  json::basic_parser<FactsHandler> parser(json::parse_options{});
+  const PromptMember prompt = PromptMemberOf(op);
+  json::basic_parser<FactsHandler> parser(json::parse_options{}, body,
+                                          prompt.member);
   json::error_code ec;
   std::size_t consumed = parser.write_some(false, body.data(), body.size(), ec);
   if (!ec && consumed < body.size()) ec = json::error::extra_data;
@@ -420,13 +519,14 @@ absl::StatusOr<RequestFacts> InspectRequestBody(std::string_view body,
       if (!h.has_input) return fail(MissingParameter("input"));
       break;
   }
-  std::string_view prompt_member = op == Operation::kChatCompletions
-                                       ? "messages"
-                                   : op == Operation::kCompletions ? "prompt"
-                                                                   : "input";
-  if (auto span = FindTopLevelMember(body, prompt_member)) {
-    h.facts.prompt_bytes = span->second - span->first;
+  h.SeeEnd();
+  if (h.prompt_lost) {
+    auto span = FindTopLevelMember(body, prompt.key);
+    if (span.has_value()) h.facts.prompt_bytes = span->second - span->first;
+  } else if (h.prompt_begin != FactsHandler::npos) {
+    h.facts.prompt_bytes = h.prompt_end - h.prompt_begin;
   }
+  if (h.model_values == 1) h.facts.model_value = h.model_value;
   return std::move(h.facts);
 }
 
@@ -436,12 +536,6 @@ std::string JsonQuote(std::string_view text) {
 }
 
 namespace {
-
-// End of text[0, end) without its trailing whitespace.
-std::size_t SkipSpaceBack(std::string_view text, std::size_t end) {
-  while (end > 0 && IsJsonSpace(text[end - 1])) --end;
-  return end;
-}
 
 // Index of the opening quote of the string literal whose closing quote is at
 // `close`, or npos. Inside a string every quote is escaped (an odd run of
@@ -636,7 +730,8 @@ bool IsUsageOnlyChunk(std::string_view data) {
          (choices->value().is_array() && choices->value().get_array().empty());
 }
 
-std::string SpliceModel(std::string_view body, std::string_view new_model) {
+std::string SpliceModel(std::string_view body, std::string_view new_model,
+                        std::optional<ByteRange> model_value) {
   // Model names rarely need escaping: quote them without Boost.JSON's
   // serializer (and its two allocations) unless they do.
   const bool plain =
@@ -646,6 +741,20 @@ std::string SpliceModel(std::string_view body, std::string_view new_model) {
   const std::string escaped = plain ? std::string() : JsonQuote(new_model);
   std::string out;
   out.reserve(body.size() + new_model.size() + 2 + escaped.size());
+  auto append_model = [&] {
+    if (plain) {
+      out.push_back('"');
+      out.append(new_model).push_back('"');
+    } else {
+      out.append(escaped);
+    }
+  };
+  if (model_value.has_value()) {
+    out.append(body.substr(0, model_value->begin));
+    append_model();
+    out.append(body.substr(model_value->end));
+    return out;
+  }
   std::size_t pos = SkipSpace(body, 0);
   if (pos >= body.size() || body[pos] != '{') return std::string(body);
   std::size_t copied = 0;
@@ -662,12 +771,7 @@ std::string SpliceModel(std::string_view body, std::string_view new_model) {
     std::size_t value_end = SkipValue(body, pos);
     if (is_model) {
       out.append(body.substr(copied, pos - copied));
-      if (plain) {
-        out.push_back('"');
-        out.append(new_model).push_back('"');
-      } else {
-        out.append(escaped);
-      }
+      append_model();
       copied = value_end;
     }
     pos = SkipSpace(body, value_end);

@@ -15,6 +15,12 @@ namespace llmproxy::dataplane {
 enum class Operation { kChatCompletions, kCompletions, kEmbeddings };
 inline constexpr std::size_t kOperationCount = 3;
 
+// A byte range [begin, end) of a request body.
+struct ByteRange {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+};
+
 // What the proxy needs to know of a request body, read without building a
 // document tree: the hot path only looks at a handful of top-level fields and
 // forwards everything else byte for byte.
@@ -27,6 +33,10 @@ struct RequestFacts {
   // Bytes of the JSON value of "messages" (chat), "prompt" (completions) or
   // "input" (embeddings): the basis of the prompt token estimate.
   std::size_t prompt_bytes = 0;
+  // Where the top-level "model" string lies in the body, quotes included,
+  // when it is there once and without escapes (so SpliceModel need not look
+  // for it again).
+  std::optional<ByteRange> model_value;
 };
 
 // Token usage as a provider reports it.
@@ -55,8 +65,11 @@ absl::StatusOr<RequestFacts> InspectRequestBody(std::string_view body,
 // Returns `body` with the value of every top-level "model" member replaced by
 // the JSON string `new_model`; nothing else changes (whitespace, key order,
 // nested "model" keys, escapes elsewhere). `body` must be valid JSON whose
-// top level is an object (InspectRequestBody checked it).
-std::string SpliceModel(std::string_view body, std::string_view new_model);
+// top level is an object (InspectRequestBody checked it). `model_value`, when
+// given, is RequestFacts::model_value of this very body: the one value to
+// replace, found without reading the body again.
+std::string SpliceModel(std::string_view body, std::string_view new_model,
+                        std::optional<ByteRange> model_value = std::nullopt);
 
 // For a streamed request whose client did not ask for usage: returns `body`
 // with stream_options.include_usage set to true (spliced in, the rest

@@ -61,6 +61,49 @@ TEST(InspectRequestBody, MeasuresThePromptValueAcrossEscapes) {
   EXPECT_EQ(MustInspect(R"({"messages":"","model":"m"})").prompt_bytes, 2u);
 }
 
+TEST(InspectRequestBody, MeasuresThePromptWhereverItStands) {
+  // Each body holds the prompt value V once (or last); keys before or after
+  // it may be escaped, which the measurement must survive.
+  const std::string v = R"([{"role":"user","content":"a, \"b\" }"}])";
+  struct Case {
+    std::string body;
+    Operation op = Operation::kChatCompletions;
+  };
+  const Case cases[] = {
+      {R"({"model":"m","messages":)" + v + "}"},
+      {"{\"model\":\"m\",\n \"messages\" :\t" + v + " \n}\n"},
+      {R"({"messages":)" + v + R"( , "model":"m"})"},
+      {R"({"messages":)" + v + R"(,"m\u006fdel":"m"})"},
+      {R"({"m\u0065ssages":)" + v + R"(,"model":"m"})"},
+      {R"({"messages":[1],"model":"m","messages":)" + v + "}"},
+      {R"({"messages":[1],"x\u0041":0,"messages":)" + v + R"(,"model":"m"})"},
+      {R"({"model":"m","prompt":)" + v + "}", Operation::kCompletions},
+      {R"({"input":)" + v + R"(,"model":"m"})", Operation::kEmbeddings},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.body);
+    EXPECT_EQ(MustInspect(c.body, c.op).prompt_bytes, v.size());
+  }
+}
+
+TEST(InspectRequestBody, LocatesAPlainModelString) {
+  const std::string body = R"({"messages":[],  "model" : "alias" ,"n":1})";
+  RequestFacts f = MustInspect(body);
+  ASSERT_TRUE(f.model_value.has_value());
+  EXPECT_EQ(body.substr(f.model_value->begin,
+                        f.model_value->end - f.model_value->begin),
+            R"("alias")");
+}
+
+TEST(InspectRequestBody, DoesNotLocateAnEscapedOrRepeatedModel) {
+  EXPECT_FALSE(
+      MustInspect(R"({"model":"a\"b","messages":[]})").model_value.has_value());
+  EXPECT_FALSE(MustInspect(R"({"model":"a","model":"b","messages":[]})")
+                   .model_value.has_value());
+  EXPECT_FALSE(MustInspect(R"({"model":{},"model":"b","messages":[]})")
+                   .model_value.has_value());
+}
+
 TEST(InspectRequestBody, StreamNullMeansNotStreaming) {
   RequestFacts f = MustInspect(R"({"model":"m","messages":[],"stream":null})");
   EXPECT_FALSE(f.stream);
@@ -154,6 +197,22 @@ TEST(SpliceModel, RoundTripsThroughInspection) {
   std::string spliced = SpliceModel(body, "gpt-4o-mini");
   EXPECT_EQ(MustInspect(spliced).model, "gpt-4o-mini");
   EXPECT_TRUE(MustInspect(spliced).stream);
+}
+
+TEST(SpliceModel, GivesTheSameBodyWithTheModelsPlaceKnown) {
+  for (std::string_view body :
+       {std::string_view(R"({"model":"alias","messages":[]})"),
+        std::string_view(R"({"messages":[{"model":"x"}], "model" : "a" })"),
+        std::string_view(R"({"model":"a\"b","messages":[]})"),
+        std::string_view(R"({"model":"a","messages":[],"model":"b"})"),
+        std::string_view(R"({"m\u006fdel":"a","messages":[]})")}) {
+    SCOPED_TRACE(body);
+    const RequestFacts f = MustInspect(body);
+    for (std::string_view name : {"remote-1", "needs \"escaping\""}) {
+      EXPECT_EQ(SpliceModel(body, name, f.model_value),
+                SpliceModel(body, name));
+    }
+  }
 }
 
 TEST(InjectIncludeUsage, AddsStreamOptionsWhenAbsent) {

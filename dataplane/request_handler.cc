@@ -143,8 +143,13 @@ HandlerResult HandleClientRequest(const ClientRequest& request,
     ProxyAttempt attempt;
     attempt.deployment = d;
     if (caller->key != nullptr) attempt.assignment = grant->AssignmentFor(d);
-    attempt.body = upstream->rewrite_model ? SpliceModel(body, d->remote_model)
-                                           : std::string(body);
+    // The model's place in the body is known unless the body was changed.
+    attempt.body =
+        upstream->rewrite_model
+            ? SpliceModel(
+                  body, d->remote_model,
+                  with_usage.has_value() ? std::nullopt : facts->model_value)
+            : std::string(body);
     attempt.request = &*upstream;
     plan.attempts.push_back(std::move(attempt));
   }
