@@ -105,6 +105,10 @@ class AsyncSink {
 
 void SetMinLevel(Level level) { min_level.store(static_cast<int>(level)); }
 
+bool Enabled(Level level) {
+  return static_cast<int>(level) >= min_level.load(std::memory_order_relaxed);
+}
+
 bool SetMinLevel(std::string_view name) {
   for (Level l : {Level::kDebug, Level::kInfo, Level::kWarn, Level::kError}) {
     if (name == LevelName(l)) {
@@ -117,7 +121,7 @@ bool SetMinLevel(std::string_view name) {
 
 void Write(Level level, std::string_view msg,
            std::initializer_list<Field> fields) {
-  if (static_cast<int>(level) < min_level.load(std::memory_order_relaxed)) {
+  if (!Enabled(level)) {
     return;
   }
   auto now = std::chrono::system_clock::now();

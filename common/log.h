@@ -25,6 +25,10 @@ void Flush();
 void SetMinLevel(Level level);
 bool SetMinLevel(std::string_view name);
 
+// Whether a line of `level` would be written: lets a caller skip building
+// fields (formatting numbers) for a line that would be dropped.
+bool Enabled(Level level);
+
 inline void Debug(std::string_view msg, std::initializer_list<Field> f = {}) {
   Write(Level::kDebug, msg, f);
 }

@@ -27,5 +27,17 @@ TEST(Log, WritesQueuedJsonLinesInOrderByFlush) {
   EXPECT_NE(out.find("\"quote\":\"a\\\"b\""), std::string::npos);
 }
 
+TEST(Log, EnabledFollowsTheMinimumLevel) {
+  EXPECT_TRUE(log::SetMinLevel("warn"));
+  EXPECT_FALSE(log::Enabled(log::Level::kInfo));
+  EXPECT_TRUE(log::Enabled(log::Level::kWarn));
+  EXPECT_TRUE(log::Enabled(log::Level::kError));
+  EXPECT_FALSE(log::SetMinLevel("loud"));
+  EXPECT_FALSE(log::Enabled(log::Level::kInfo));  // unchanged
+  log::SetMinLevel(log::Level::kInfo);
+  EXPECT_TRUE(log::Enabled(log::Level::kInfo));
+  EXPECT_FALSE(log::Enabled(log::Level::kDebug));
+}
+
 }  // namespace
 }  // namespace llmproxy

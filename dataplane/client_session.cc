@@ -63,7 +63,7 @@ void CopyUpstreamHeaders(const HeaderFields& from, Message& to) {
 // cost more than the appends' extra size checks.
 void AppendField(std::string& out, std::string_view name,
                  std::string_view value) {
-  out.append(name).append(": ").append(value).append("\r\n");
+  out.append(name).append(": "sv).append(value).append("\r\n"sv);
 }
 
 void AppendDecimal(std::string& out, std::size_t n) {
@@ -572,9 +572,9 @@ Task<void> ClientSession::RelayWhole(int status) {
   head.reserve(512);
   const beast::string_view reason =
       http::obsolete_reason(static_cast<http::status>(status));
-  head.append("HTTP/1.1 ");
+  head.append("HTTP/1.1 "sv);
   AppendDecimal(head, static_cast<std::size_t>(status));
-  head.append(" ").append(reason.data(), reason.size()).append("\r\n");
+  head.append(" "sv).append(reason.data(), reason.size()).append("\r\n"sv);
   for (const auto [name, value] : exchange_->headers()) {
     if (IsHopHeader(name) || ours(name)) continue;
     AppendField(head, name, value);
@@ -593,9 +593,9 @@ Task<void> ClientSession::RelayWhole(int status) {
       if (!replaced) AppendField(head, (*limits)[i].first, (*limits)[i].second);
     }
   }
-  head.append("Content-Length: ");
+  head.append("Content-Length: "sv);
   AppendDecimal(head, body->size());
-  head.append(keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+  head.append(keep_alive_ ? "\r\n\r\n"sv : "\r\nConnection: close\r\n\r\n"sv);
   response_started_ = true;
   first_byte_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_)
@@ -749,16 +749,18 @@ void ClientSession::Finish(int status) {
     outcome.cost_usd = cost_usd;
     settings_.metrics->RecordRequest(outcome);
   }
-  log::Info(
-      "request",
-      {{"request_id", request_id_},
-       {"method", method_},
-       {"path", path_},
-       {"status", std::to_string(status)},
-       {"model", model_},
-       {"model_id", deployment_id_},
-       {"virtual_key_id", key_id_},
-       {"latency_ms", std::to_string(static_cast<int64_t>(seconds * 1000))}});
+  if (log::Enabled(log::Level::kInfo)) {
+    log::Info(
+        "request",
+        {{"request_id", request_id_},
+         {"method", method_},
+         {"path", path_},
+         {"status", std::to_string(status)},
+         {"model", model_},
+         {"model_id", deployment_id_},
+         {"virtual_key_id", key_id_},
+         {"latency_ms", std::to_string(static_cast<int64_t>(seconds * 1000))}});
+  }
   if (inference_ && settings_.on_usage) {
     RequestSummary summary;
     summary.request_id = request_id_;
