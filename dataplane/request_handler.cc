@@ -123,8 +123,6 @@ HandlerResult HandleClientRequest(const ClientRequest& request,
   plan.alias = facts->model;
   plan.stream = facts->stream;
   plan.operation = route.operation;
-  plan.virtual_key_id = info->virtual_key_id;
-  plan.virtual_key_name = info->virtual_key_name;
   // Ask for usage on every stream (limits and usage need the real token
   // counts); the client sees the extra chunk only if it asked for it.
   std::optional<std::string> with_usage;

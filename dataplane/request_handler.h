@@ -57,8 +57,6 @@ struct ProxyPlan {
   // The proxy added stream_options.include_usage: drop the usage-only chunk
   // before it reaches the client.
   bool strip_usage_chunk = false;
-  std::string virtual_key_id;    // empty for the master key
-  std::string virtual_key_name;  // "master" for the master key
   Operation operation = Operation::kChatCompletions;
   // What was reserved from the token buckets (and, priced at the first
   // attempt's deployment, from the budgets).

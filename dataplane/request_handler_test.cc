@@ -13,9 +13,10 @@ class HandlerTest : public ::testing::Test {
   HandlerResult Handle(std::string_view method, std::string_view target,
                        std::string_view key, std::string_view body = "") {
     ClientRequest req{method, target, key, body};
-    return HandleClientRequest(req, snapshot_, options_,
-                               std::chrono::system_clock::now(),
-                               [](uint64_t) -> uint64_t { return 0; });
+    info_ = RequestInfo{};
+    return HandleClientRequest(
+        req, snapshot_, options_, std::chrono::system_clock::now(),
+        [](uint64_t) -> uint64_t { return 0; }, &info_);
   }
   static const DirectResponse& Direct(const HandlerResult& r) {
     return std::get<DirectResponse>(r);
@@ -29,6 +30,7 @@ class HandlerTest : public ::testing::Test {
   ConfigSnapshotPtr snapshot_ =
       *ConfigSnapshot::Build(testing::SampleSnapshot());
   HandlerOptions options_{.master_key_sha256 = Sha256Hex("sk-master")};
+  RequestInfo info_;  // what the last Handle learned
 };
 
 TEST_F(HandlerTest, UnknownRouteIs404AndWrongMethod405) {
@@ -81,7 +83,7 @@ TEST_F(HandlerTest, PlansAttemptsWithSplicedModelAndFallback) {
   // The proxy asks for usage and will strip the chunk the client did not ask
   // for.
   EXPECT_TRUE(plan.strip_usage_chunk);
-  EXPECT_EQ(plan.virtual_key_id, "vk_team");
+  EXPECT_EQ(info_.virtual_key_id, "vk_team");
   ASSERT_EQ(plan.attempts.size(), 2u);
   EXPECT_EQ(plan.attempts[0].deployment->model_id, "md_gpt");
   EXPECT_EQ(plan.attempts[0].request->target, "/v1/chat/completions");
