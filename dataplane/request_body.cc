@@ -239,13 +239,19 @@ struct FactsHandler : SaxHandlerBase {
   bool on_key(json::string_view s, std::size_t total, json::error_code&) {
     if (depth <= 2) {
       const std::size_t at = InPlace(s, total);
-      key_buffer.append(s.data(), s.size());
+      // A key in one piece is read where it is, one in parts from
+      // key_buffer.
+      std::string_view key(s.data(), s.size());
+      if (total != s.size()) {
+        key_buffer.append(s.data(), s.size());
+        key = key_buffer;
+      }
       if (depth == 1) {
-        current = ClassifyKey(key_buffer);
+        current = ClassifyKey(key);
         SeeTopKey(at, s.size());
       } else {
         in_include_usage =
-            current == Member::kStreamOptions && key_buffer == "include_usage";
+            current == Member::kStreamOptions && key == "include_usage";
       }
       key_buffer.clear();
     }
@@ -363,14 +369,18 @@ struct UsageHandler : SaxHandlerBase {
   bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
     return depth > 2 || AppendKey(s);
   }
-  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+  bool on_key(json::string_view s, std::size_t total, json::error_code&) {
     if (depth > 2) return true;
-    AppendKey(s);
-    const std::string_view k(key, std::min(key_size, sizeof key));
-    if (key_size > sizeof key) {
-      if (depth == 1) field = Field::kOther;
-      if (depth == 2) in_cached = false;
-    } else if (depth == 1) {
+    // A key in one piece is read where it is; one in parts was gathered in
+    // `key` (an overlong one reads as "", which matches nothing).
+    std::string_view k(s.data(), s.size());
+    if (total != s.size()) {
+      AppendKey(s);
+      k = key_size <= sizeof key ? std::string_view(key, key_size)
+                                 : std::string_view();
+    }
+    key_size = 0;
+    if (depth == 1) {
       field = k == "prompt_tokens"           ? Field::kPrompt
               : k == "completion_tokens"     ? Field::kCompletion
               : k == "input_tokens"          ? Field::kInput
@@ -380,7 +390,6 @@ struct UsageHandler : SaxHandlerBase {
     } else {
       in_cached = field == Field::kDetails && k == "cached_tokens";
     }
-    key_size = 0;
     return true;
   }
   bool on_string_part(json::string_view, std::size_t, json::error_code&) {
