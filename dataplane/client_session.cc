@@ -199,18 +199,18 @@ Task<bool> ClientSession::ServeOne(beast::error_code hec) {
   response_started_ = false;
   client_gone_ = false;
   model_.clear();
-  deployment_id_.clear();
+  deployment_id_ = {};
   key_id_.clear();
   key_name_.clear();
-  provider_.clear();
+  provider_ = {};
   ttft_seconds_ = -1;
   first_byte_seconds_ = -1;
   inference_ = false;
   finished_ = false;
   streamed_ = false;
   upstream_answered_ = false;
-  remote_model_.clear();
-  connection_id_.clear();
+  remote_model_ = {};
+  connection_id_ = {};
   assignment_id_.clear();
   refused_.reset();
   deployment_ = nullptr;
@@ -317,10 +317,10 @@ Task<void> ClientSession::Dispatch(RequestParser& request) {
   HandlerResult result =
       HandleClientRequest(client, snapshot, settings_.handler, started_wall_,
                           FastRandomBelow, &info);
-  model_ = info.model;
-  key_id_ = info.virtual_key_id;
-  key_name_ = info.virtual_key_name;
-  assignment_id_ = info.assignment_id;
+  model_ = std::move(info.model);
+  key_id_ = std::move(info.virtual_key_id);
+  key_name_ = std::move(info.virtual_key_name);
+  assignment_id_ = std::move(info.assignment_id);
   refused_ = info.refused;
   if (auto* direct = std::get_if<DirectResponse>(&result)) {
     if (refused_.has_value() && settings_.metrics != nullptr) {

@@ -184,10 +184,14 @@ class ClientSession {
   std::string method_;
   std::string path_;
   std::string model_;
-  std::string deployment_id_;
   std::string key_id_;
   std::string key_name_;
-  std::string provider_;
+  // The deployment tried last and its connection: views into the request's
+  // snapshot, which the ProxyPlan holds until the request is finished.
+  std::string_view deployment_id_;
+  std::string_view provider_;
+  std::string_view remote_model_;
+  std::string_view connection_id_;
   bool keep_alive_ = true;
   bool head_ = false;
   bool response_started_ = false;
@@ -204,8 +208,6 @@ class ClientSession {
   bool streamed_ = false;
   // The upstream answered (status < 400): it may have used tokens.
   bool upstream_answered_ = false;
-  std::string remote_model_;
-  std::string connection_id_;
   std::string assignment_id_;
   std::optional<LimitKind> refused_;
   const Deployment* deployment_ = nullptr;
