@@ -29,9 +29,12 @@ const table = (title, columns, list, cells) => {
 
 const pauseOf = (r) => r.pause_ms ?? 0;
 const rps = rows.filter((r) => r.kind === 'rps');
+// The direct call a proxied cell is compared with: the same round's when there is one (the
+// moderate-load cells measure it every round), else the cell's only one.
 const direct = (r) => {
   const base = r.target.endsWith('-node') ? 'direct-node' : 'direct-fast';
-  return rps.find((d) => d.target === base && d.concurrency === r.concurrency && pauseOf(d) === pauseOf(r))?.result;
+  const same = rps.filter((d) => d.target === base && d.concurrency === r.concurrency && pauseOf(d) === pauseOf(r));
+  return (same.find((d) => (d.round ?? 1) === (r.round ?? 1)) ?? same[0])?.result;
 };
 // CPU µs per request: cpu_ticks are 1/100 s.
 const cpuPerReq = (r) => (r.cpu_ticks * 10000) / Math.max(1, r.result.requests);
@@ -71,6 +74,29 @@ table('## Data plane ÷ nginx, full load, round by round (req/s, target CPU per 
   ['conc', 'round', 'nginx-fast', 'dataplane-fast', 'data plane ÷ nginx'], pairs, (row) => row);
 table('## Latency at moderate load (the same, each connection pausing after every answer)',
   rpsColumns, rps.filter((r) => pauseOf(r) > 0), rpsCells);
+// The target's other figure, round by round: p99 added over the same round's direct call.
+const added = [];
+for (const key of [...new Set(rps.filter((r) => pauseOf(r) > 0).map((r) => `${r.concurrency}:${pauseOf(r)}`))]) {
+  const [c, pause] = key.split(':').map(Number);
+  const cell = (target, round) =>
+    rps.find((r) => r.target === target && r.concurrency === c && pauseOf(r) === pause && (r.round ?? 1) === round);
+  const addedP99 = (r) => (r.result.p99_us - direct(r).p99_us) / 1000;
+  const byTarget = { 'nginx-fast': [], 'dataplane-fast': [] };
+  for (const round of [...new Set(rps.filter((r) => pauseOf(r) === pause).map((r) => r.round ?? 1))]) {
+    const n = cell('nginx-fast', round);
+    const d = cell('dataplane-fast', round);
+    if (!n || !d || !direct(n)) continue;
+    byTarget['nginx-fast'].push(addedP99(n));
+    byTarget['dataplane-fast'].push(addedP99(d));
+    added.push([c, pause, round, addedP99(n).toFixed(3), addedP99(d).toFixed(3)]);
+  }
+  if (byTarget['nginx-fast'].length > 1) {
+    added.push([c, pause, '**median**', `**${median(byTarget['nginx-fast']).toFixed(3)}**`,
+      `**${median(byTarget['dataplane-fast']).toFixed(3)}**`]);
+  }
+}
+table('## Added p99 at moderate load, round by round (ms over the same round\'s direct call)',
+  ['conc', 'pause ms', 'round', 'nginx-fast', 'dataplane-fast'], added, (row) => row);
 
 table('## Time to first token (streamed chat, Node fake upstream, sequential requests; *-paced: 10 ms between chunks)',
   ['<target', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'mean ms', 'whole stream p50 ms'],
