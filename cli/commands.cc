@@ -95,17 +95,11 @@ class Client {
       // A plain-text call to a TLS port, or a call without the client
       // certificate a mutual-TLS port asks for, fails as a closed socket;
       // say what to try.
-      const char* hint =
-          !flags_.tls.on() ? "; if it serves TLS, add --tls (or --tls-ca)"
-          : absl::StrContains(s.message(), "certificate verify failed")
-              ? "; give the CA that signed its certificate with --tls-ca"
-          : flags_.tls.cert_file.empty()
-              ? "; if it asks for a client certificate, add --tls-cert and "
-                "--tls-key"
-              : "";
+      const std::string hint =
+          UnavailableTlsHint(flags_.tls, s.message(), "--tls");
       return absl::UnavailableError(
           absl::StrCat("cannot reach the control plane at ", flags_.server,
-                       " (", s.message(), ")", hint));
+                       " (", s.message(), ")", hint.empty() ? "" : "; ", hint));
     }
     if (s.code() == absl::StatusCode::kDeadlineExceeded) {
       return absl::DeadlineExceededError(

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
@@ -202,6 +203,23 @@ MakeChannelCredentials(const GrpcClientTls& tls) {
       grpc::SslCredentials(options);
   Cleanse(options.pem_private_key);  // gRPC keeps its own copy
   return credentials;
+}
+
+std::string UnavailableTlsHint(const GrpcClientTls& tls,
+                               absl::string_view message,
+                               absl::string_view flag) {
+  if (!tls.on()) {
+    return absl::StrCat("if it serves TLS, add ", flag, " (or ", flag, "-ca)");
+  }
+  if (absl::StrContains(message, "certificate verify failed")) {
+    return absl::StrCat("give the CA that signed its certificate with ", flag,
+                        "-ca");
+  }
+  if (tls.cert_file.empty()) {
+    return absl::StrCat("if it asks for a client certificate, add ", flag,
+                        "-cert and ", flag, "-key");
+  }
+  return "";
 }
 
 }  // namespace llmproxy

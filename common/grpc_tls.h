@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace grpc {
 class ChannelCredentials;
@@ -48,5 +49,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 // The credentials for a channel; insecure ones when `tls` is not on().
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>>
 MakeChannelCredentials(const GrpcClientTls& tls);
+
+// What to try when a call on a channel made from `tls` failed UNAVAILABLE
+// with `message`: a plain-text call to a TLS port, or one without the client
+// certificate a mutual-TLS port asks for, fails as a closed socket. `flag` is
+// the caller's TLS flag ("--tls", "--controlplane-tls"); the others are named
+// after it. Empty when there is nothing to suggest.
+std::string UnavailableTlsHint(const GrpcClientTls& tls,
+                               absl::string_view message,
+                               absl::string_view flag);
 
 }  // namespace llmproxy

@@ -233,10 +233,23 @@ void ConfigSubscriber::RunStream(const std::string& address) {
     active_context_ = nullptr;
   }
   if (!status.ok()) {
-    log::Warn("config stream closed",
-              {{"controlplane", address},
-               {"code", std::to_string(static_cast<int>(status.error_code()))},
-               {"error", status.error_message()}});
+    const std::string hint =
+        status.error_code() == grpc::StatusCode::UNAVAILABLE
+            ? UnavailableTlsHint(options_.tls, status.error_message(),
+                                 "--controlplane-tls")
+            : "";
+    const std::string code =
+        std::to_string(static_cast<int>(status.error_code()));
+    if (hint.empty()) {
+      log::Warn("config stream closed", {{"controlplane", address},
+                                         {"code", code},
+                                         {"error", status.error_message()}});
+    } else {
+      log::Warn("config stream closed", {{"controlplane", address},
+                                         {"code", code},
+                                         {"error", status.error_message()},
+                                         {"hint", hint}});
+    }
   }
 }
 

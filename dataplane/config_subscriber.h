@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/grpc_tls.h"
 #include "dataplane/limits/clock.h"
 #include "dataplane/limits/limit_registry.h"
 #include "dataplane/snapshot_file.h"
@@ -31,6 +32,9 @@ struct ConfigSubscriberOptions {
   std::vector<std::string> addresses;
   // The channels' credentials (MakeChannelCredentials); insecure when null.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // The TLS settings `credentials` were made from: when a stream cannot
+  // connect, its log line says which --controlplane-tls* flag may be missing.
+  GrpcClientTls tls;
   std::string dataplane_token;
   std::string node_id;
   std::string advertised_address;

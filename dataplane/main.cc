@@ -131,6 +131,7 @@ int Serve(const Flags& flags) {
   }
   sub.dataplane_token = flags.dataplane_token;
   sub.credentials = *controlplane_credentials;
+  sub.tls = flags.controlplane_tls;
   sub.node_id = flags.node_id.empty() ? HostName() : flags.node_id;
   sub.advertised_address = flags.listen_address;
   sub.version = LLMPROXY_VERSION;

@@ -88,14 +88,21 @@ async function chat(dp) {
   return { status: res.status, text: await res.text() };
 }
 
-/** Starts a data plane with `tlsArgs` and asserts it stays unready (no config) for 3 s. */
-async function assertGetsNoConfig(cp, tlsArgs) {
+/**
+ * Starts a data plane with `tlsArgs` and asserts it stays unready (no config) for 3 s, and that its
+ * `config stream closed` lines carry `hint` (a string), or none when `hint` is null.
+ */
+async function assertGetsNoConfig(cp, tlsArgs, hint) {
   const dp = await startDataplane({ controlplane: cp, waitReady: false, extraArgs: tlsArgs });
   try {
     await sleep(3000);
     assert.ok(dp.isRunning(), `the data plane exited:\n${dp.log().slice(-2000)}`);
     const res = await fetch(`${dp.adminUrl}/readyz`, { signal: AbortSignal.timeout(2000) });
     assert.notEqual(res.status, 200, 'ready without config: it reached the control plane');
+    const closed = dp.log().split('\n').filter((l) => l.includes('"msg":"config stream closed"'))
+      .map((l) => JSON.parse(l));
+    assert.ok(closed.length > 0, `no "config stream closed" line:\n${dp.log().slice(-2000)}`);
+    for (const line of closed) assert.equal(line.hint, hint ?? undefined, JSON.stringify(line));
   } finally {
     await dp.stop();
   }
@@ -179,12 +186,13 @@ describe('a control plane serving gRPC over TLS', () => {
     }
   });
 
-  test('a plain-text data plane gets no config', async () => {
-    await assertGetsNoConfig(cp, []);
+  test('a plain-text data plane gets no config and its log says to add --controlplane-tls', async () => {
+    await assertGetsNoConfig(cp, [], 'if it serves TLS, add --controlplane-tls (or --controlplane-tls-ca)');
   });
 
-  test('a data plane checking against another CA gets no config', async () => {
-    await assertGetsNoConfig(cp, ['--controlplane-tls-ca', certs.otherCa.crt]);
+  test('a data plane checking against another CA gets no config and its log says to give the CA', async () => {
+    await assertGetsNoConfig(cp, ['--controlplane-tls-ca', certs.otherCa.crt],
+      'give the CA that signed its certificate with --controlplane-tls-ca');
   });
 });
 
@@ -219,13 +227,15 @@ describe('a control plane asking for client certificates (mutual TLS)', () => {
     }
   });
 
-  test('a data plane without a client certificate gets no config', async () => {
-    await assertGetsNoConfig(cp, ['--controlplane-tls-ca', certs.ca.crt]);
+  test('a data plane without a client certificate gets no config and its log says to add one', async () => {
+    await assertGetsNoConfig(cp, ['--controlplane-tls-ca', certs.ca.crt],
+      'if it asks for a client certificate, add --controlplane-tls-cert and --controlplane-tls-key');
   });
 
   test('a data plane whose certificate another CA signed gets no config', async () => {
+    // It has all the flags; what is wrong is the certificate, which the control plane's log says.
     await assertGetsNoConfig(cp, ['--controlplane-tls-ca', certs.ca.crt,
-      '--controlplane-tls-cert', certs.strangerClient.crt, '--controlplane-tls-key', certs.strangerClient.key]);
+      '--controlplane-tls-cert', certs.strangerClient.crt, '--controlplane-tls-key', certs.strangerClient.key], null);
   });
 
   test('the CLI without a client certificate fails UNAVAILABLE and says to add one', async () => {
