@@ -208,10 +208,15 @@ MakeChannelCredentials(const GrpcClientTls& tls) {
 std::string UnavailableTlsHint(const GrpcClientTls& tls,
                                absl::string_view message,
                                absl::string_view flag) {
+  // Only these point at TLS; a refused connection (nothing listening) or a
+  // name that does not resolve gets no hint.
+  const bool certificate =
+      absl::StrContains(message, "certificate verify failed");
+  if (!certificate && !absl::StrContains(message, "Socket closed")) return "";
   if (!tls.on()) {
     return absl::StrCat("if it serves TLS, add ", flag, " (or ", flag, "-ca)");
   }
-  if (absl::StrContains(message, "certificate verify failed")) {
+  if (certificate) {
     return absl::StrCat("give the CA that signed its certificate with ", flag,
                         "-ca");
   }

@@ -52,9 +52,11 @@ MakeChannelCredentials(const GrpcClientTls& tls);
 
 // What to try when a call on a channel made from `tls` failed UNAVAILABLE
 // with `message`: a plain-text call to a TLS port, or one without the client
-// certificate a mutual-TLS port asks for, fails as a closed socket. `flag` is
-// the caller's TLS flag ("--tls", "--controlplane-tls"); the others are named
-// after it. Empty when there is nothing to suggest.
+// certificate a mutual-TLS port asks for, fails as a closed socket, and an
+// untrusted server certificate as a failed verification. `flag` is the
+// caller's TLS flag ("--tls", "--controlplane-tls"); the others are named
+// after it. Empty when there is nothing to suggest (or the message is about
+// something else, such as a refused connection).
 std::string UnavailableTlsHint(const GrpcClientTls& tls,
                                absl::string_view message,
                                absl::string_view flag);

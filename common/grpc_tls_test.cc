@@ -27,6 +27,15 @@ TEST(UnavailableTlsHint, SaysToAddAClientCertificateWhenThereIsNone) {
             "and --controlplane-tls-key");
 }
 
+TEST(UnavailableTlsHint, StaysQuietWhenNothingIsListening) {
+  EXPECT_EQ(UnavailableTlsHint(GrpcClientTls{},
+                               "failed to connect to all addresses; last "
+                               "error: UNAVAILABLE: ipv4:127.0.0.1:1: "
+                               "Connection refused",
+                               "--tls"),
+            "");
+}
+
 TEST(UnavailableTlsHint, HasNothingToAddWithTlsAndACertificate) {
   GrpcClientTls tls;
   tls.ca_file = "ca.pem";

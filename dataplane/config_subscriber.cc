@@ -202,10 +202,12 @@ void ConfigSubscriber::RunStream(const std::string& address) {
   hello.set_address(options_.advertised_address);
   hello.set_applied_revision(applied_revision_.load());
   hello.set_version(options_.version);
+  bool answered = false;  // a push arrived: the channel itself works
   if (stream->Write(hello)) {
     log::Info("config stream open", {{"controlplane", address}});
     v1::StreamConfigResponse push;
     while (stream->Read(&push)) {
+      answered = true;
       absl::Status applied = Apply(std::move(push));
       if (options_.on_push) options_.on_push(applied.ok());
       v1::StreamConfigRequest answer;
@@ -234,7 +236,7 @@ void ConfigSubscriber::RunStream(const std::string& address) {
   }
   if (!status.ok()) {
     const std::string hint =
-        status.error_code() == grpc::StatusCode::UNAVAILABLE
+        !answered && status.error_code() == grpc::StatusCode::UNAVAILABLE
             ? UnavailableTlsHint(options_.tls, status.error_message(),
                                  "--controlplane-tls")
             : "";

@@ -89,11 +89,13 @@ async function chat(dp) {
 }
 
 /**
- * Starts a data plane with `tlsArgs` and asserts it stays unready (no config) for 3 s, and that its
- * `config stream closed` lines carry `hint` (a string), or none when `hint` is null.
+ * Starts a data plane against `cp` (a control plane, or an address) with `tlsArgs` and asserts it
+ * stays unready (no config) for 3 s, and that its `config stream closed` lines carry `hint` (a
+ * string), or none when `hint` is null.
  */
 async function assertGetsNoConfig(cp, tlsArgs, hint) {
-  const dp = await startDataplane({ controlplane: cp, waitReady: false, extraArgs: tlsArgs });
+  const where = typeof cp === 'string' ? { controlplaneAddress: cp } : { controlplane: cp };
+  const dp = await startDataplane({ ...where, waitReady: false, extraArgs: tlsArgs });
   try {
     await sleep(3000);
     assert.ok(dp.isRunning(), `the data plane exited:\n${dp.log().slice(-2000)}`);
@@ -248,6 +250,12 @@ describe('a control plane asking for client certificates (mutual TLS)', () => {
     const r = await cp.cli([...cliTls(), '--tls-cert', certs.strangerClient.crt, '--tls-key', certs.strangerClient.key,
       'connection', 'list']);
     assert.equal(r.code, EXIT_UNAVAILABLE, r.stderr);
+  });
+});
+
+describe('a data plane whose control plane is not listening', () => {
+  test('gets no config and its log gives no TLS hint (the connection is refused)', async () => {
+    await assertGetsNoConfig('127.0.0.1:1', [], null);
   });
 });
 
