@@ -139,11 +139,18 @@ EOF
   "$NGINX" -c "$dir/nginx.conf" -p "$dir" 2>"$dir/start.log" || { cat "$dir/start.log" >&2; return 1; }
 }
 
+# Every server starts in a session of its own, as nginx puts itself by daemonizing. With the
+# kernel's autogroup scheduling (on in Debian's kernels: /proc/sys/kernel/sched_autogroup_enabled)
+# each session is one scheduling group: a server started from this script would share a group with
+# wrk, so under contention have about half the weight nginx's worker has, and be preempted by the
+# wakeups of tasks in other groups (measured: 4-7 times as often as nginx's worker).
+own_session=(setsid)
+
 log "starting the fast upstream (nginx return 200) on $FAST_PORT"
 start_nginx fast "server { listen 127.0.0.1:$FAST_PORT; location / { default_type application/json; return 200 '$FAST_BODY'; } }" 1
 
 log "starting the Node fake upstream on $NODE_PORT"
-node "$ROOT/tests/fake_upstream/server.mjs" --port "$NODE_PORT" --no-record >"$WORK/fake.log" 2>&1 &
+"${own_session[@]}" node "$ROOT/tests/fake_upstream/server.mjs" --port "$NODE_PORT" --no-record >"$WORK/fake.log" 2>&1 &
 PIDS+=($!)
 FAKE_PID=$!
 wait_http "http://127.0.0.1:$NODE_PORT/__fake/health"
@@ -168,7 +175,7 @@ log "starting llm-proxy-controlplane (SQLite) on $CP_GRPC_PORT"
 # plane runs elsewhere. So it runs at the lowest priority, is paused (SIGSTOP) while wrk runs, and
 # each cell waits until it has caught up (see cp_settle and run_wrk).
 env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN \
-  nice -n 19 "$BIN_DIR/llm-proxy-controlplane" --grpc-address "127.0.0.1:$CP_GRPC_PORT" --http-address "127.0.0.1:$CP_HTTP_PORT" \
+  "${own_session[@]}" nice -n 19 "$BIN_DIR/llm-proxy-controlplane" --grpc-address "127.0.0.1:$CP_GRPC_PORT" --http-address "127.0.0.1:$CP_HTTP_PORT" \
   --database-url "sqlite://$WORK/cp.db" --encryption-key "$ENC_KEY" --log-level warn >"$WORK/cp.log" 2>&1 &
 PIDS+=($!)
 CP_PID=$!
@@ -197,7 +204,7 @@ dataplane_cmd() {
 
 log "starting llm-proxy-dataplane (--threads $THREADS) on $DP_PORT"
 dataplane_cmd "$DP_PORT" "$DP_ADMIN_PORT" dp-snapshot
-env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN "${DP_CMD[@]}" >"$WORK/dp.log" 2>&1 &
+env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN "${own_session[@]}" "${DP_CMD[@]}" >"$WORK/dp.log" 2>&1 &
 DP_PID=$!
 PIDS+=($DP_PID)
 wait_http "http://127.0.0.1:$DP_ADMIN_PORT/readyz"
@@ -373,7 +380,7 @@ if [[ $SKIP != *" idle "* ]]; then
   IDLE_DP_PORT=$(free_port)
   IDLE_DP_ADMIN=$(free_port)
   dataplane_cmd "$IDLE_DP_PORT" "$IDLE_DP_ADMIN" dp-idle-snapshot
-  env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN "${DP_CMD[@]}" >"$WORK/dp-idle.log" 2>&1 &
+  env -u LLMPROXY_ADMIN_TOKEN -u LLMPROXY_DATAPLANE_TOKEN "${own_session[@]}" "${DP_CMD[@]}" >"$WORK/dp-idle.log" 2>&1 &
   IDLE_DP_PID=$!
   PIDS+=($IDLE_DP_PID)
   wait_http "http://127.0.0.1:$IDLE_DP_PORT/v1/models" 200 20 -H "Authorization: Bearer $VKEY"
