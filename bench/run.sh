@@ -143,7 +143,8 @@ EOF
 # kernel's autogroup scheduling (on in Debian's kernels: /proc/sys/kernel/sched_autogroup_enabled)
 # each session is one scheduling group: a server started from this script would share a group with
 # wrk, so under contention have about half the weight nginx's worker has, and be preempted by the
-# wakeups of tasks in other groups (measured: 4-7 times as often as nginx's worker).
+# wakeups of tasks in other groups (measured: 4-7 times as often as nginx's worker). setsid execs
+# in place here (a script's background job leads no process group), so $! stays the server's pid.
 own_session=(setsid)
 
 log "starting the fast upstream (nginx return 200) on $FAST_PORT"
