@@ -46,6 +46,16 @@ export function freePort() {
   });
 }
 
+// freePort's port can be taken before the server binds it: another test's outgoing connection
+// picks its local port from the same range. A start that fails for that reason is retried on
+// fresh ports (here and in tests/lib/dataplane.mjs).
+export const PORT_RACE_ATTEMPTS = 3;
+
+/** Whether a server's output says it could not bind its port. */
+export function lostPortRace(output) {
+  return /cannot listen|Address already in use/.test(output);
+}
+
 /** The build's bin directory. */
 export function binDir() {
   const dir = process.env.LLMPROXY_BIN_DIR;
@@ -116,6 +126,18 @@ async function waitReady(cp) {
 }
 
 async function launch(cp) {
+  for (let attempt = 1; ; attempt++) {
+    const logFrom = cp.logText.length;
+    try {
+      await launchOnce(cp);
+      return;
+    } catch (e) {
+      if (attempt >= PORT_RACE_ATTEMPTS || !lostPortRace(cp.logText.slice(logFrom))) throw e;
+    }
+  }
+}
+
+async function launchOnce(cp) {
   const grpcPort = await freePort();
   const httpPort = await freePort();
   const args = [

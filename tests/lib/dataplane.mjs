@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 
-import { binDir, freePort, startControlplane } from './controlplane.mjs';
+import { binDir, freePort, lostPortRace, PORT_RACE_ATTEMPTS, startControlplane } from './controlplane.mjs';
 import { startFakeUpstream } from './fake_upstream.mjs';
 
 export { freePort, binDir };
@@ -60,6 +60,16 @@ export async function waitForHttpOk(url, { timeoutMs = 20000, intervalMs = 50, i
  *   waitReady (default true), readyTimeoutMs (default 20000)
  */
 export async function startDataplane(options = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDataplaneOnce(options);
+    } catch (e) {
+      if (attempt >= PORT_RACE_ATTEMPTS || !lostPortRace(e.message)) throw e;
+    }
+  }
+}
+
+async function startDataplaneOnce(options) {
   const cp = options.controlplane;
   const cpAddress = options.controlplaneAddress
     ?? cp?.grpcAddress ?? cp?.grpcTarget ?? cp?.address ?? cp?.server
